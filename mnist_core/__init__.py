@@ -1,0 +1,35 @@
+"""The MNIST tutorial's network, data, training loop and checkpoints, without any UI.
+
+    from mnist_core import TrainConfig, load_mnist, new_training_state, train
+    data = load_mnist()
+    state = new_training_state(TrainConfig(n_epochs=1))
+    for event in train(state, data):
+        ...
+"""
+
+from .checkpoint import CheckpointError, checkpoint_bytes, load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .data import MEAN, STD, DataError, MnistData, load_mnist, normalize, to_pixels
+from .device import available_devices, resolve_device
+from .engine import (
+    BatchEvent,
+    History,
+    StoppedEvent,
+    TestEvent,
+    TrainingDiverged,
+    TrainingState,
+    evaluate,
+    new_training_state,
+    predict,
+    train,
+)
+from .model import FLAT_FEATURES, Net
+from .shapes import conv_output_size, pool_output_size, same_padding
+
+__all__ = [
+    "BatchEvent", "CheckpointError", "DataError", "FLAT_FEATURES", "History", "MEAN", "MnistData", "Net",
+    "STD", "StoppedEvent", "TestEvent", "TrainConfig", "TrainingDiverged", "TrainingState",
+    "available_devices", "checkpoint_bytes", "conv_output_size", "evaluate", "load_checkpoint",
+    "load_mnist", "new_training_state", "normalize", "pool_output_size", "predict", "resolve_device",
+    "same_padding", "save_checkpoint", "to_pixels", "train",
+]

@@ -1,0 +1,196 @@
+"""One file per checkpoint: model, optimizer, config, history, progress and RNG state.
+
+Files are written atomically and read with ``torch.load(weights_only=True)``, which on
+torch >= 2.10 refuses pickled code; every key and tensor shape is then checked before
+anything is used, so a bad file changes nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import torch
+
+from .config import TrainConfig
+from .engine import History, TrainingState, make_optimizer
+from .model import Net
+
+FORMAT = "mnist_core.checkpoint"
+VERSION = 1
+MAX_CHECKPOINT_BYTES = 20 * 1024 * 1024  # a real checkpoint is well under 1 MB
+REQUIRED_KEYS = {"format", "version", "model_state", "optimizer_state", "config", "history",
+                 "epochs_done", "examples_seen", "rng"}
+
+Source = Union[str, os.PathLike, bytes, BinaryIO]
+
+
+class CheckpointError(ValueError):
+    """A file that is not a usable checkpoint of this network, with the reason."""
+
+
+def checkpoint_dict(state: TrainingState) -> dict:
+    rng = {"shuffle": state.shuffle_generator.get_state()}
+    if state.torch_rng_state is not None:
+        rng["torch"] = state.torch_rng_state
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "model_state": {k: v.detach().cpu() for k, v in state.model.state_dict().items()},
+        "optimizer_state": _to_cpu(state.optimizer.state_dict()),
+        "config": state.config.to_dict(),
+        "history": state.history.to_dict(),
+        "epochs_done": state.epochs_done,
+        "examples_seen": state.examples_seen,
+        "rng": rng,
+    }
+
+
+def checkpoint_bytes(state: TrainingState) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(checkpoint_dict(state), buffer)
+    return buffer.getvalue()
+
+
+def save_checkpoint(state: TrainingState, path: str | os.PathLike) -> Path:
+    """Write atomically: a temporary file in the same folder, then a rename over the target."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = checkpoint_bytes(state)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            tmp.write(payload)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _read_bytes(source: Source) -> tuple[bytes, str]:
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source), "the uploaded file"
+    if hasattr(source, "read"):
+        data = source.read(MAX_CHECKPOINT_BYTES + 1)
+        return data, getattr(source, "name", "the uploaded file")
+    path = Path(source)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc}).") from exc
+    if size > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(_too_big(str(path), size))
+    return path.read_bytes(), str(path)
+
+
+def _too_big(name: str, size: int) -> str:
+    return f"{name} is {size / 1e6:.1f} MB; a checkpoint of this network is under 1 MB (limit {MAX_CHECKPOINT_BYTES // 2**20} MB)."
+
+
+def load_checkpoint(source: Source, device: torch.device | str = "cpu") -> TrainingState:
+    """Read and validate a checkpoint; raise CheckpointError with the reason if it is unusable."""
+    data, name = _read_bytes(source)
+    if len(data) > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(_too_big(name, len(data)))
+    try:
+        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"{name} was refused: it holds Python objects other than tensors and plain data, "
+            "which could run code. Only checkpoints saved by this app can be loaded."
+        ) from exc
+    except Exception as exc:  # truncated zip, random bytes, ...
+        raise CheckpointError(f"{name} is not a readable PyTorch checkpoint ({type(exc).__name__}: {exc}).") from exc
+    return _state_from_payload(payload, name, torch.device(device))
+
+
+def _state_from_payload(payload: object, name: str, device: torch.device) -> TrainingState:
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        hint = ""
+        if isinstance(payload, dict) and payload and all(isinstance(v, torch.Tensor) for v in payload.values()):
+            hint = " It looks like a bare state_dict; save it with this app or the CLI to include the optimizer and history."
+        raise CheckpointError(f"{name} is not a checkpoint of this app.{hint}")
+    missing = REQUIRED_KEYS - payload.keys()
+    if missing:
+        raise CheckpointError(f"{name} is missing {', '.join(sorted(missing))}.")
+    if payload["version"] != VERSION:
+        raise CheckpointError(f"{name} has checkpoint version {payload['version']}; this app reads version {VERSION}.")
+
+    model_state = payload["model_state"]
+    expected = Net().state_dict()
+    if not isinstance(model_state, dict) or set(model_state) != set(expected):
+        found = sorted(model_state) if isinstance(model_state, dict) else type(model_state).__name__
+        raise CheckpointError(
+            f"{name} holds a different model: its layers are {found}, this network's are {sorted(expected)}."
+        )
+    for key, tensor in expected.items():
+        value = model_state[key]
+        if not isinstance(value, torch.Tensor) or value.shape != tensor.shape:
+            shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            raise CheckpointError(f"{name} holds a different model: {key} has shape {shape}, expected {tuple(tensor.shape)}.")
+        if not torch.isfinite(value).all():
+            raise CheckpointError(f"{name}: {key} contains NaN or infinite weights.")
+
+    try:
+        config = TrainConfig.from_dict(dict(payload["config"]))
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{name} has an invalid training config: {exc}") from exc
+    history_values = payload["history"]
+    if not isinstance(history_values, dict):
+        raise CheckpointError(f"{name} has an invalid history.")
+    try:
+        history = History.from_dict(history_values)
+    except TypeError as exc:
+        raise CheckpointError(f"{name} has an invalid history: {exc}") from exc
+    if len(history.train_losses) != len(history.train_counter) or len(history.test_losses) != len(history.test_counter):
+        raise CheckpointError(f"{name} has an inconsistent history (losses and counters differ in length).")
+    epochs_done, examples_seen = payload["epochs_done"], payload["examples_seen"]
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (epochs_done, examples_seen)):
+        raise CheckpointError(f"{name} has invalid progress counters.")
+
+    model = Net()
+    model.load_state_dict(model_state)
+    model = model.to(device)
+    optimizer = make_optimizer(model, config)
+    try:
+        optimizer.load_state_dict(payload["optimizer_state"])
+    except Exception as exc:
+        raise CheckpointError(f"{name} has an optimizer state that does not fit this network ({exc}).") from exc
+
+    rng = payload["rng"] if isinstance(payload["rng"], dict) else {}
+    shuffle_generator = torch.Generator()
+    try:
+        if "shuffle" in rng:
+            shuffle_generator.set_state(rng["shuffle"])
+        torch_rng_state = rng.get("torch")
+        if torch_rng_state is not None:
+            torch.Generator().set_state(torch_rng_state)  # validates it without touching the global RNG
+    except (TypeError, RuntimeError) as exc:
+        raise CheckpointError(f"{name} has an invalid RNG state ({exc}).") from exc
+    return TrainingState(
+        config=config,
+        model=model,
+        optimizer=optimizer,
+        history=history,
+        epochs_done=epochs_done,
+        examples_seen=examples_seen,
+        shuffle_generator=shuffle_generator,
+        torch_rng_state=torch_rng_state,
+    )
+
+
+def _to_cpu(value):
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {k: _to_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_cpu(v) for v in value)
+    return value

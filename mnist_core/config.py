@@ -1,0 +1,64 @@
+"""The seed tutorial's hyperparameters as one typed, validated object."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+# Upper bounds keep a learner's typo from starting a week-long run or exhausting memory.
+MAX_EPOCHS = 100
+MAX_BATCH_SIZE = 60_000
+MAX_LOG_INTERVAL = 10_000
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    n_epochs: int = 3  # passes over the training split
+    batch_size_train: int = 64  # images per SGD step
+    batch_size_test: int = 1000  # images per forward pass when testing (no effect on results)
+    learning_rate: float = 0.01  # SGD step size
+    momentum: float = 0.5  # SGD momentum, in [0, 1)
+    log_interval: int = 10  # record the train loss every this many batches
+    random_seed: int = 1  # seeds weight init, dropout and shuffling
+    device: str = "auto"  # "auto" picks cuda, then mps, then cpu
+
+    def __post_init__(self) -> None:
+        _check_int("n_epochs", self.n_epochs, 1, MAX_EPOCHS, "the number of epochs")
+        _check_int("batch_size_train", self.batch_size_train, 1, MAX_BATCH_SIZE, "the training batch size")
+        _check_int("batch_size_test", self.batch_size_test, 1, MAX_BATCH_SIZE, "the test batch size")
+        _check_int("log_interval", self.log_interval, 1, MAX_LOG_INTERVAL, "the log interval")
+        _check_int("random_seed", self.random_seed, 0, 2**32 - 1, "the random seed")
+        if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float)):
+            raise ValueError(f"learning_rate must be a number, got {self.learning_rate!r}.")
+        if not (0 < self.learning_rate <= 10):  # also rejects NaN
+            raise ValueError(
+                f"learning_rate must be above 0 and at most 10, got {self.learning_rate}. "
+                "The tutorial uses 0.01."
+            )
+        if isinstance(self.momentum, bool) or not isinstance(self.momentum, (int, float)):
+            raise ValueError(f"momentum must be a number, got {self.momentum!r}.")
+        if not (0 <= self.momentum < 1):
+            raise ValueError(
+                f"momentum must be at least 0 and below 1, got {self.momentum}. "
+                "At 1 or more the updates never die out. The tutorial uses 0.5."
+            )
+        if self.device not in DEVICE_CHOICES:
+            raise ValueError(f"device must be one of {', '.join(DEVICE_CHOICES)}, got {self.device!r}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        """Build from a dict, ignoring unknown keys (e.g. from a newer checkpoint)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def _check_int(name: str, value: Any, low: int, high: int, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be a whole number, got {value!r}.")
+    if not (low <= value <= high):
+        raise ValueError(f"{name} ({what}) must be between {low} and {high}, got {value}.")

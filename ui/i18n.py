@@ -1,0 +1,69 @@
+"""User-facing text, one TOML file per language in locales/.
+
+Adding a language means adding one file, locales/<code>.toml, with a [meta] name.
+Keys are "section.name", where the section is the page (or "common", "app").
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+import streamlit as st
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+DEFAULT_LANGUAGE = "en"
+LANGUAGE_KEY = "language"  # st.session_state key holding the chosen language code
+
+
+def _flatten(table: dict, prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+@lru_cache(maxsize=None)
+def strings(language: str) -> dict[str, str]:
+    """All strings of one language, keyed "section.name"."""
+    with open(LOCALES_DIR / f"{language}.toml", "rb") as f:
+        return _flatten(tomllib.load(f))
+
+
+@lru_cache(maxsize=None)
+def languages() -> dict[str, str]:
+    """Language code -> its own name ("en" -> "English"), English first."""
+    codes = sorted(p.stem for p in LOCALES_DIR.glob("*.toml"))
+    codes.sort(key=lambda code: code != DEFAULT_LANGUAGE)
+    return {code: strings(code)["meta.name"] for code in codes}
+
+
+def browser_language() -> str:
+    """The browser's language if we have it, else English."""
+    try:
+        locale = (st.context.locale or "").lower()
+    except Exception:  # no browser context (AppTest, bare mode)
+        locale = ""
+    for code in languages():
+        if locale == code or locale.startswith(code + "-"):
+            return code
+    return DEFAULT_LANGUAGE
+
+
+def current_language() -> str:
+    if LANGUAGE_KEY not in st.session_state:
+        st.session_state[LANGUAGE_KEY] = browser_language()
+    return st.session_state[LANGUAGE_KEY]
+
+
+def t(key: str, **values) -> str:
+    """The text for key in the session's language, with {placeholders} filled from values."""
+    text = strings(current_language()).get(key)
+    if text is None:
+        text = strings(DEFAULT_LANGUAGE)[key]  # a missing key is a bug the parity test catches
+    return text.format(**values) if values else text
