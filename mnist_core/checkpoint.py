@@ -23,6 +23,8 @@ from .model import Net
 FORMAT = "mnist_core.checkpoint"
 VERSION = 1
 MAX_CHECKPOINT_BYTES = 20 * 1024 * 1024  # a real checkpoint is well under 1 MB
+DEFAULT_CHECKPOINT_DIR = Path("checkpoints")  # relative to the working folder; the drawing page lists it
+CHECKPOINT_SUFFIX = ".pt"
 REQUIRED_KEYS = {"format", "version", "model_state", "optimizer_state", "config", "history",
                  "epochs_done", "examples_seen", "rng"}
 

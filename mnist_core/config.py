@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
@@ -11,34 +11,39 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 MAX_EPOCHS = 100
 MAX_BATCH_SIZE = 60_000
 MAX_LOG_INTERVAL = 10_000
+MAX_LEARNING_RATE = 10.0
+MAX_SEED = 2**32 - 1
+
+
+def _setting(default: Any, help: str) -> Any:
+    """A field whose explanation is kept at runtime, for the CLI's --help and the UI's tooltips."""
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    n_epochs: int = 3  # passes over the training split
-    batch_size_train: int = 64  # images per SGD step
-    batch_size_test: int = 1000  # images per forward pass when testing (no effect on results)
-    learning_rate: float = 0.01  # SGD step size
-    momentum: float = 0.5  # SGD momentum, in [0, 1)
-    log_interval: int = 10  # record the train loss every this many batches
-    random_seed: int = 1  # seeds weight init, dropout and shuffling
-    device: str = "auto"  # "auto" picks cuda, then mps, then cpu
+    n_epochs: int = _setting(3, "passes over the training split")
+    batch_size_train: int = _setting(64, "images per SGD step")
+    batch_size_test: int = _setting(1000, "images per forward pass when testing (no effect on results)")
+    learning_rate: float = _setting(0.01, "SGD step size")
+    momentum: float = _setting(0.5, "SGD momentum, at least 0 and below 1")
+    log_interval: int = _setting(10, "record the training loss every this many batches")
+    random_seed: int = _setting(1, "seeds weight initialisation, dropout and shuffling")
+    device: str = _setting("auto", "auto picks cuda, then mps, then cpu")
 
     def __post_init__(self) -> None:
         _check_int("n_epochs", self.n_epochs, 1, MAX_EPOCHS, "the number of epochs")
         _check_int("batch_size_train", self.batch_size_train, 1, MAX_BATCH_SIZE, "the training batch size")
         _check_int("batch_size_test", self.batch_size_test, 1, MAX_BATCH_SIZE, "the test batch size")
         _check_int("log_interval", self.log_interval, 1, MAX_LOG_INTERVAL, "the log interval")
-        _check_int("random_seed", self.random_seed, 0, 2**32 - 1, "the random seed")
-        if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float)):
-            raise ValueError(f"learning_rate must be a number, got {self.learning_rate!r}.")
-        if not (0 < self.learning_rate <= 10):  # also rejects NaN
+        _check_int("random_seed", self.random_seed, 0, MAX_SEED, "the random seed")
+        _check_number("learning_rate", self.learning_rate)
+        if not (0 < self.learning_rate <= MAX_LEARNING_RATE):  # also rejects NaN
             raise ValueError(
-                f"learning_rate must be above 0 and at most 10, got {self.learning_rate}. "
+                f"learning_rate must be above 0 and at most {MAX_LEARNING_RATE:g}, got {self.learning_rate}. "
                 "The tutorial uses 0.01."
             )
-        if isinstance(self.momentum, bool) or not isinstance(self.momentum, (int, float)):
-            raise ValueError(f"momentum must be a number, got {self.momentum!r}.")
+        _check_number("momentum", self.momentum)
         if not (0 <= self.momentum < 1):
             raise ValueError(
                 f"momentum must be at least 0 and below 1, got {self.momentum}. "
@@ -56,9 +61,19 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
 
+    @classmethod
+    def help(cls, name: str) -> str:
+        """The one-line explanation of a field, in English."""
+        return next(f.metadata["help"] for f in fields(cls) if f.name == name)
+
 
 def _check_int(name: str, value: Any, low: int, high: int, what: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name} must be a whole number, got {value!r}.")
     if not (low <= value <= high):
         raise ValueError(f"{name} ({what}) must be between {low} and {high}, got {value}.")
+
+
+def _check_number(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number, got {value!r}.")

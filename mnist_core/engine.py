@@ -70,6 +70,18 @@ def make_optimizer(model: Net, config: TrainConfig) -> torch.optim.SGD:
     return torch.optim.SGD(model.parameters(), lr=config.learning_rate, momentum=config.momentum)
 
 
+def apply_config(state: TrainingState, config: TrainConfig) -> None:
+    """Continue ``state`` under new hyperparameters (e.g. a lower learning rate after a resume).
+
+    The optimizer keeps its momentum buffers; only its learning rate and momentum change.
+    random_seed only matters for a fresh start: a resumed run keeps its saved RNG streams.
+    """
+    for group in state.optimizer.param_groups:
+        group["lr"] = config.learning_rate
+        group["momentum"] = config.momentum
+    state.config = config
+
+
 def new_training_state(config: TrainConfig, device: torch.device | str | None = None) -> TrainingState:
     """A freshly initialised net, seeded as the tutorial does with torch.manual_seed."""
     device = resolve_device(config.device) if device is None else torch.device(device)

