@@ -1,15 +1,42 @@
-"""Per-browser-session model and training job (owned by the training page's work).
+"""Per-browser-session model and training job (Streamlit glue over mnist_core.jobs).
 
 Contract used by other pages (sidebar, drawing page):
 - model_summary() -> ModelSummary: status "none" | "training" | "trained", epochs_done, accuracy.
-- session_model() -> TrainingState | None: the latest trained state of this session.
+- session_model() -> TrainingState | None: a copy of this session's latest weights (as of the last epoch
+  end, stop or upload). Safe to use while a job trains: the job never changes a copy it has handed out.
+- start_training(config=None) -> bool: train a fresh model in the background for this session, e.g. the
+  drawing page's quick model (default: the tutorial's values with 1 epoch). False, and nothing changes,
+  if this session is already training. Poll model_summary() (an st.fragment(run_every=...)) for the end.
+- get_session() -> mnist_core.jobs.TrainingSession: the job, the runs and the checkpoint (training page).
+
+A browser reload starts a new Streamlit session. So that the model and its curves survive it, each
+session carries a random token in the URL (?session=...) and a server-wide registry maps the token back
+to its TrainingSession; after a server restart the token still finds the session's checkpoint on disk.
 """
 
 from __future__ import annotations
 
+import re
+import secrets
+import tempfile
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 
-from mnist_core import TrainingState
+import streamlit as st
+
+from mnist_core import CheckpointError, TrainConfig, TrainingState
+from mnist_core.jobs import TrainingSession
+from ui.data import load_data
+
+SESSION_KEY = "training_session"  # st.session_state key of this session's TrainingSession
+TOKEN_PARAM = "session"  # URL query parameter that survives a reload
+TOKEN_PATTERN = re.compile(r"[0-9a-f]{32}")  # secrets.token_hex(16); also keeps paths inside CHECKPOINT_ROOT
+CHECKPOINT_ROOT = Path(tempfile.gettempdir()) / "mnist-dashboard"
+CHECKPOINT_NAME = "checkpoint.pt"
+MAX_REMEMBERED_SESSIONS = 200  # idle sessions beyond this are forgotten, oldest first (their files stay)
+QUICK_MODEL_CONFIG = TrainConfig(n_epochs=1)
 
 
 @dataclass(frozen=True)
@@ -19,9 +46,85 @@ class ModelSummary:
     accuracy: float | None = None  # last test accuracy, 0-1
 
 
+class _Registry:
+    """Token -> TrainingSession for the whole server, least recently used first."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sessions: OrderedDict[str, TrainingSession] = OrderedDict()
+
+    def get(self, token: str) -> TrainingSession | None:
+        with self._lock:
+            session = self._sessions.get(token)
+            if session is not None:
+                self._sessions.move_to_end(token)
+            return session
+
+    def add(self, token: str, session: TrainingSession) -> None:
+        with self._lock:
+            self._sessions[token] = session
+            idle = [t for t, s in self._sessions.items() if not s.job.active and t != token]
+            for old in idle[: max(0, len(self._sessions) - MAX_REMEMBERED_SESSIONS)]:
+                del self._sessions[old]
+
+
+@st.cache_resource(show_spinner=False)
+def _registry() -> _Registry:
+    return _Registry()
+
+
+def checkpoint_path(token: str) -> Path:
+    return CHECKPOINT_ROOT / token / CHECKPOINT_NAME
+
+
+def _restore_or_create(token: str) -> TrainingSession:
+    session = TrainingSession(checkpoint_path(token))
+    path = checkpoint_path(token)
+    if path.is_file():  # the server restarted since this tab last trained
+        try:
+            session.load_checkpoint(path, name=CHECKPOINT_NAME)
+        except (CheckpointError, OSError):
+            pass  # a damaged leftover file: start empty rather than fail the page
+    return session
+
+
+def get_session() -> TrainingSession:
+    """This browser session's TrainingSession, created on first use and found again after a reload."""
+    session = st.session_state.get(SESSION_KEY)
+    if session is None:
+        token = st.query_params.get(TOKEN_PARAM, "")
+        if not TOKEN_PATTERN.fullmatch(token):
+            token = secrets.token_hex(16)
+        session = _registry().get(token)
+        if session is None:
+            session = _restore_or_create(token)
+            _registry().add(token, session)
+        st.session_state[SESSION_KEY] = session
+    token = session.checkpoint_path.parent.name
+    if st.query_params.get(TOKEN_PARAM) != token:  # page switches drop query parameters
+        st.query_params[TOKEN_PARAM] = token
+    return session
+
+
 def model_summary() -> ModelSummary:
-    return ModelSummary("none")
+    session = get_session()
+    snapshot = session.snapshot()
+    if snapshot.active:
+        return ModelSummary("training", snapshot.epochs_done, _last_accuracy(snapshot.history.test_accuracy))
+    model = session.model()
+    if model is None:
+        return ModelSummary("none")
+    return ModelSummary("trained", model.epochs_done, _last_accuracy(model.history.test_accuracy))
+
+
+def _last_accuracy(accuracies: list[float]) -> float | None:
+    return accuracies[-1] if accuracies else None
 
 
 def session_model() -> TrainingState | None:
-    return None
+    return get_session().model()
+
+
+def start_training(config: TrainConfig | None = None) -> bool:
+    """Train a fresh model for this session in the background; False if one is already training."""
+    return get_session().start_new(config or QUICK_MODEL_CONFIG, load_data())

@@ -1,0 +1,432 @@
+"""Training in a background thread, one job per user, and a server-wide limit on concurrent jobs.
+
+A UI keeps one ``TrainingSession`` per user. Its job thread consumes ``engine.train`` and
+writes into a plain object behind a lock; the UI polls ``snapshot()`` and never touches the
+state being trained. Readers get copies: ``snapshot().history`` and ``latest_state()`` (the
+weights as of the last epoch end or stop), so they can use them while the thread goes on.
+
+    session = TrainingSession(checkpoint_path="run/checkpoint.pt")
+    session.start_new(TrainConfig(n_epochs=1), data)   # False if a job is already running
+    session.snapshot()                                  # status, progress, a copy of the history
+    session.continue_training(2, data)                  # resumes with the optimizer state
+    session.stop()                                      # between batches; the weights so far are kept
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import os
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .data import MnistData
+from .device import free_cores
+from .engine import (
+    BatchEvent,
+    History,
+    StoppedEvent,
+    TestEvent,
+    TrainingDiverged,
+    TrainingState,
+    make_optimizer,
+    new_training_state,
+    train,
+)
+
+IDLE = "idle"  # nothing started yet
+WAITING = "waiting"  # queued for a free slot
+RUNNING = "running"
+FINISHED = "finished"  # all requested epochs done
+STOPPED = "stopped"  # Stop pressed; the weights so far are kept
+DIVERGED = "diverged"  # NaN/inf loss; the last good weights are kept
+FAILED = "failed"  # an unexpected error in the thread
+ACTIVE_STATUSES = (WAITING, RUNNING)
+
+MAX_JOBS_ENV = "MNIST_MAX_TRAINING_JOBS"
+SLOT_POLL_SECONDS = 0.1  # how often a waiting job checks whether Stop was pressed
+
+
+class JobBusyError(ValueError):
+    """An action that needs the job idle (load, continue) was asked for while it trains."""
+
+
+class SlotLimiter:
+    """At most ``slots`` jobs train at once; the rest wait in arrival order."""
+
+    def __init__(self, slots: int) -> None:
+        if slots < 1:
+            raise ValueError(f"slots must be at least 1, got {slots}.")
+        self.slots = slots
+        self._condition = threading.Condition()
+        self._in_use = 0
+        self._queue: list[int] = []
+        self._tickets = itertools.count()
+
+    def acquire(self, cancelled=lambda: False) -> bool:
+        """Block until a slot is free (True) or ``cancelled()`` turns true while waiting (False)."""
+        with self._condition:
+            ticket = next(self._tickets)
+            self._queue.append(ticket)
+            try:
+                while self._in_use >= self.slots or self._queue[0] != ticket:
+                    if cancelled():
+                        return False
+                    self._condition.wait(SLOT_POLL_SECONDS)
+                self._in_use += 1
+                return True
+            finally:
+                self._queue.remove(ticket)
+                self._condition.notify_all()
+
+    def release(self) -> None:
+        with self._condition:
+            if self._in_use == 0:
+                raise RuntimeError("release() without a matching acquire().")
+            self._in_use -= 1
+            self._condition.notify_all()
+
+    @property
+    def in_use(self) -> int:
+        with self._condition:
+            return self._in_use
+
+    @property
+    def waiting(self) -> int:
+        with self._condition:
+            return len(self._queue)
+
+
+_default_limiter: SlotLimiter | None = None
+_default_limiter_lock = threading.Lock()
+
+
+def default_limiter() -> SlotLimiter:
+    """The process-wide limiter: MNIST_MAX_TRAINING_JOBS if set, else one slot per free CPU core."""
+    global _default_limiter
+    with _default_limiter_lock:
+        if _default_limiter is None:
+            configured = os.environ.get(MAX_JOBS_ENV, "").strip()
+            _default_limiter = SlotLimiter(int(configured) if configured else free_cores())
+        return _default_limiter
+
+
+def copy_state(state: TrainingState) -> TrainingState:
+    """An independent copy (weights, optimizer, history, RNG) that another thread can read or train."""
+    model = copy.deepcopy(state.model)
+    optimizer = make_optimizer(model, state.config)
+    optimizer.load_state_dict(copy.deepcopy(state.optimizer.state_dict()))
+    shuffle_generator = torch.Generator()
+    shuffle_generator.set_state(state.shuffle_generator.get_state())
+    return TrainingState(
+        config=state.config,
+        model=model,
+        optimizer=optimizer,
+        history=state.history.copy(),
+        epochs_done=state.epochs_done,
+        examples_seen=state.examples_seen,
+        shuffle_generator=shuffle_generator,
+        torch_rng_state=None if state.torch_rng_state is None else state.torch_rng_state.clone(),
+    )
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """What a UI needs to draw one frame; every field is a copy."""
+
+    status: str = IDLE
+    history: History = field(default_factory=History)
+    epochs_done: int = 0  # in the whole state, across continued runs
+    target_epochs: int = 0  # epochs_done when this run ends
+    epoch: int = 0  # epoch being trained (1-based, whole state)
+    batch_index: int = 0
+    batches_per_epoch: int = 0
+    run_examples_done: int = 0  # examples trained in this run
+    run_examples_total: int = 0  # examples this run will train
+    elapsed_seconds: float = 0.0  # training time of this run, slot wait excluded
+    stop_requested: bool = False
+    error: str | None = None  # learner-facing message for DIVERGED / FAILED
+    error_details: str | None = None  # traceback of a FAILED job, for bug reports
+    checkpoint_error: str | None = None  # the last checkpoint write that failed, if any
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def progress(self) -> float:
+        """Fraction of this run's training examples done, 0-1."""
+        return min(1.0, self.run_examples_done / self.run_examples_total) if self.run_examples_total else 0.0
+
+    @property
+    def examples_per_second(self) -> float | None:
+        if self.run_examples_done == 0 or self.elapsed_seconds <= 0:
+            return None
+        return self.run_examples_done / self.elapsed_seconds
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Seconds of training left at this run's average speed (testing time not included)."""
+        rate = self.examples_per_second
+        if rate is None:
+            return None
+        return max(0.0, (self.run_examples_total - self.run_examples_done) / rate)
+
+
+class TrainingJob:
+    """One background training thread at a time; the thread never calls any UI."""
+
+    def __init__(self, limiter: SlotLimiter | None = None) -> None:
+        self._limiter = limiter or default_limiter()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._snapshot = JobSnapshot()
+        self._published: TrainingState | None = None
+
+    def start(
+        self,
+        state: TrainingState,
+        data: MnistData,
+        n_epochs: int | None = None,
+        checkpoint_path: str | os.PathLike | None = None,
+    ) -> bool:
+        """Train ``state`` in a new thread; False (and nothing changes) if a job is already active.
+
+        From here on the thread owns ``state``: read it through snapshot() and latest_state().
+        Each epoch's weights, and those at a stop or divergence, are written to checkpoint_path.
+        """
+        n_epochs = state.config.n_epochs if n_epochs is None else n_epochs
+        if n_epochs < 1:
+            raise ValueError(f"n_epochs must be at least 1, got {n_epochs}.")
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return False
+            self._stop.clear()
+            self._snapshot = JobSnapshot(
+                status=WAITING,
+                history=state.history.copy(),
+                epochs_done=state.epochs_done,
+                target_epochs=state.epochs_done + n_epochs,
+                epoch=state.epochs_done + 1,
+                run_examples_total=n_epochs * data.n_train,
+            )
+            if state.examples_seen > 0:  # an untrained net is no model; keep the previous one until then
+                self._published = copy_state(state)
+            self._thread = threading.Thread(
+                target=self._run,
+                args=(state, data, n_epochs, checkpoint_path),
+                name="mnist-training-job",
+                daemon=True,  # a server shutdown should not wait for a learner's 100 epochs
+            )
+            self._thread.start()
+        return True
+
+    def stop(self) -> None:
+        """Ask the thread to end before its next batch (or to give up waiting for a slot)."""
+        self._stop.set()
+        with self._lock:
+            if self._snapshot.active:
+                self._update(stop_requested=True)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread; True when it has ended (or never started)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    @property
+    def active(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    def snapshot(self) -> JobSnapshot:
+        with self._lock:
+            return self._snapshot
+
+    def latest_state(self) -> TrainingState | None:
+        """A copy of the trained weights as of the last epoch end, stop or divergence.
+
+        None until some training happened; a fresh run keeps showing the previous model until then.
+        """
+        with self._lock:
+            return self._published
+
+    def adopt(self, state: TrainingState) -> None:
+        """Show ``state`` (e.g. loaded from a file) as this job's idle result."""
+        if self.active:
+            raise JobBusyError("Stop the training before loading a checkpoint.")
+        published = copy_state(state)
+        with self._lock:
+            self._published = published
+            self._snapshot = JobSnapshot(status=IDLE, history=state.history.copy(),
+                                         epochs_done=state.epochs_done, target_epochs=state.epochs_done)
+
+    # --- the thread ---------------------------------------------------------------------------
+
+    def _update(self, **changes) -> None:
+        """Replace the snapshot (callers hold self._lock); readers keep the old one intact."""
+        values = {name: getattr(self._snapshot, name) for name in JobSnapshot.__dataclass_fields__}
+        values.update(changes)
+        self._snapshot = JobSnapshot(**values)
+
+    def _run(self, state: TrainingState, data: MnistData, n_epochs: int, checkpoint_path) -> None:
+        examples_at_start = state.examples_seen
+        try:
+            if not self._limiter.acquire(cancelled=self._stop.is_set):
+                with self._lock:
+                    self._update(status=STOPPED)
+                return
+            try:
+                with self._lock:
+                    self._update(status=RUNNING)
+                started = time.perf_counter()
+                for event in train(state, data, n_epochs, should_stop=self._stop.is_set):
+                    elapsed = time.perf_counter() - started
+                    progress = dict(
+                        history=state.history.copy(),
+                        epochs_done=state.epochs_done,
+                        run_examples_done=state.examples_seen - examples_at_start,
+                        elapsed_seconds=elapsed,
+                    )
+                    if isinstance(event, BatchEvent):
+                        with self._lock:
+                            self._update(epoch=event.epoch, batch_index=event.batch_index,
+                                         batches_per_epoch=event.batches_per_epoch, **progress)
+                    elif isinstance(event, TestEvent):
+                        published = copy_state(state)
+                        with self._lock:
+                            if state.examples_seen > 0:  # not the untrained net's first test
+                                self._published = published
+                            self._update(epoch=min(state.epochs_done + 1, self._snapshot.target_epochs), **progress)
+                        if state.examples_seen > examples_at_start:  # not the test before training
+                            self._checkpoint(published, checkpoint_path)
+                    elif isinstance(event, StoppedEvent):
+                        published = copy_state(state)
+                        with self._lock:
+                            if state.examples_seen > 0:
+                                self._published = published
+                            self._update(status=STOPPED, **progress)
+                        if state.examples_seen > examples_at_start:
+                            self._checkpoint(published, checkpoint_path)
+                        return
+                with self._lock:
+                    self._update(status=FINISHED)
+            finally:
+                self._limiter.release()
+        except TrainingDiverged as exc:  # the engine has already restored the last good weights
+            published = copy_state(state)
+            with self._lock:
+                if state.examples_seen > 0:
+                    self._published = published
+                self._update(status=DIVERGED, error=str(exc), history=state.history.copy(),
+                             epochs_done=state.epochs_done)
+            if state.examples_seen > examples_at_start:
+                self._checkpoint(published, checkpoint_path)
+        except Exception as exc:  # never silent: the UI shows it
+            with self._lock:
+                self._update(status=FAILED, error=f"{type(exc).__name__}: {exc}",
+                             error_details=traceback.format_exc())
+
+    def _checkpoint(self, state: TrainingState, path) -> None:
+        if path is None:
+            return
+        try:
+            save_checkpoint(state, path)
+        except OSError as exc:  # a full disk must not end the training, but the learner should know
+            with self._lock:
+                self._update(checkpoint_error=f"{path}: {exc.strerror or exc}")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One line of the session's run list: a training from scratch or an uploaded checkpoint."""
+
+    run_id: int
+    config: TrainConfig
+    origin: str  # "trained" or "uploaded"
+    name: str = ""  # the uploaded file's name
+
+
+class TrainingSession:
+    """One user's job, current state and earlier runs; no state is shared between sessions."""
+
+    def __init__(self, checkpoint_path: str | os.PathLike | None = None, limiter: SlotLimiter | None = None) -> None:
+        self.checkpoint_path = None if checkpoint_path is None else Path(checkpoint_path)
+        self.job = TrainingJob(limiter)
+        self._state: TrainingState | None = None  # owned by the job thread while it is active
+        self._runs: list[RunRecord] = []
+        self._histories: dict[int, History] = {}  # finished histories of runs other than the current one
+        self._run_ids = itertools.count(1)
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def start_new(self, config: TrainConfig, data: MnistData) -> bool:
+        """A fresh net trained for config.n_epochs as a new run; False if a job is active."""
+        if self.job.active:
+            return False
+        state = new_training_state(config)
+        self._begin_run(state, RunRecord(next(self._run_ids), config, "trained"))
+        return self.job.start(state, data, checkpoint_path=self.checkpoint_path)
+
+    def continue_training(self, n_epochs: int, data: MnistData) -> bool:
+        """Resume the current state (optimizer included) for n_epochs more; False if a job is active."""
+        if self.job.active:
+            return False
+        if self._state is None:
+            raise JobBusyError("There is no model to continue yet: train one or load a checkpoint first.")
+        return self.job.start(self._state, data, n_epochs, checkpoint_path=self.checkpoint_path)
+
+    def stop(self) -> None:
+        self.job.stop()
+
+    def load_checkpoint(self, source, name: str = "checkpoint") -> TrainingState:
+        """Make a validated checkpoint the current state, as a new run.
+
+        Raises CheckpointError (bad file) or JobBusyError (a job is training); either way nothing changes.
+        """
+        if self.job.active:
+            raise JobBusyError("Stop the training before loading a checkpoint.")
+        state = load_checkpoint(source)
+        if self.checkpoint_path is not None:
+            save_checkpoint(state, self.checkpoint_path)
+        self._begin_run(state, RunRecord(next(self._run_ids), state.config, "uploaded", name))
+        self.job.adopt(state)
+        return state
+
+    def _begin_run(self, state: TrainingState, record: RunRecord) -> None:
+        """Archive the current run's history and make ``state`` the current run (before its job starts)."""
+        if self._runs:
+            self._histories[self._runs[-1].run_id] = self.job.snapshot().history
+        self._state = state
+        self._runs.append(record)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def snapshot(self) -> JobSnapshot:
+        return self.job.snapshot()
+
+    def model(self) -> TrainingState | None:
+        """A consistent copy of the latest weights, safe to use while a job trains."""
+        return self.job.latest_state()
+
+    def runs(self) -> list[tuple[RunRecord, History]]:
+        """Every run of this session, oldest first, with its history (the current one's is live)."""
+        current = self.snapshot().history if self._runs else None
+        return [
+            (record, current if index == len(self._runs) - 1 else self._histories[record.run_id])
+            for index, record in enumerate(self._runs)
+        ]
+
+    @property
+    def current_config(self) -> TrainConfig | None:
+        return None if self._state is None else self._state.config

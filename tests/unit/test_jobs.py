@@ -1,0 +1,290 @@
+"""The background training job, the slot limiter and per-user sessions (mnist_core.jobs)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import torch
+
+from mnist_core import CheckpointError, MnistData, TrainConfig, load_checkpoint
+from mnist_core.jobs import (
+    DIVERGED,
+    FAILED,
+    FINISHED,
+    RUNNING,
+    STOPPED,
+    WAITING,
+    JobBusyError,
+    SlotLimiter,
+    TrainingSession,
+)
+
+WAIT_SECONDS = 120  # generous bound for a busy 2-core machine; a hang fails instead of blocking forever
+
+
+@pytest.fixture(scope="module")
+def small_data(embedded_data) -> MnistData:
+    """512 real training digits and 200 test digits: an epoch takes well under a second."""
+    return MnistData(
+        train_images=embedded_data.train_images[:512],
+        train_labels=embedded_data.train_labels[:512],
+        test_images=embedded_data.test_images[::5],
+        test_labels=embedded_data.test_labels[::5],
+        source=embedded_data.source,
+        location=embedded_data.location,
+    )
+
+
+def wait_until(condition, what: str) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.01)
+
+
+def finish(session: TrainingSession):
+    assert session.job.join(WAIT_SECONDS), "the training thread did not end"
+    return session.snapshot()
+
+
+def config(**changes) -> TrainConfig:
+    values = dict(n_epochs=1, batch_size_train=64, log_interval=2, device="cpu")
+    values.update(changes)
+    return TrainConfig(**values)
+
+
+def test_start_trains_in_the_background_and_checkpoints_each_epoch(small_data, tmp_path):
+    session = TrainingSession(tmp_path / "checkpoint.pt", SlotLimiter(1))
+    assert session.model() is None
+    assert session.start_new(config(n_epochs=2), small_data)
+    snapshot = finish(session)
+
+    assert snapshot.status == FINISHED and snapshot.error is None
+    assert snapshot.epochs_done == 2 and snapshot.progress == 1.0
+    assert snapshot.history.test_counter == [0, 512, 1024]  # the test before training included
+    assert snapshot.examples_per_second > 0 and snapshot.eta_seconds == 0
+    model = session.model()
+    assert model.epochs_done == 2 and model.history.test_losses == snapshot.history.test_losses
+    on_disk = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert on_disk.epochs_done == 2
+    assert torch.equal(on_disk.model.fc2.weight, model.model.fc2.weight)
+
+
+def test_pressing_train_twice_starts_one_job(small_data, tmp_path):
+    session = TrainingSession(tmp_path / "checkpoint.pt", SlotLimiter(1))
+    assert session.start_new(config(n_epochs=3), small_data)
+    assert not session.start_new(config(n_epochs=3), small_data)
+    assert not session.continue_training(1, small_data)
+    assert [record.run_id for record, _ in session.runs()] == [1]
+    assert finish(session).epochs_done == 3
+
+
+def test_stop_ends_between_batches_and_keeps_the_weights(small_data, tmp_path):
+    session = TrainingSession(tmp_path / "checkpoint.pt", SlotLimiter(1))
+    session.start_new(config(n_epochs=50, batch_size_train=16), small_data)
+    wait_until(lambda: session.snapshot().run_examples_done >= 3 * 16, "a few batches")
+    session.stop()
+    snapshot = finish(session)
+
+    assert snapshot.status == STOPPED and snapshot.stop_requested
+    assert snapshot.run_examples_done < 50 * 512
+    model = session.model()
+    assert model is not None and model.examples_seen == snapshot.run_examples_done
+    assert load_checkpoint(tmp_path / "checkpoint.pt").examples_seen == model.examples_seen
+    assert all(torch.isfinite(p).all() for p in model.model.parameters())
+
+
+def test_continue_resumes_the_curve_and_marks_the_resume_point(small_data, tmp_path):
+    session = TrainingSession(tmp_path / "checkpoint.pt", SlotLimiter(1))
+    session.start_new(config(), small_data)
+    first = finish(session)
+    assert session.continue_training(2, small_data)
+    resumed = finish(session)
+
+    assert resumed.status == FINISHED and resumed.epochs_done == 3
+    assert resumed.history.resume_points == [512]
+    assert resumed.history.test_counter == [0, 512, 1024, 1536]
+    assert resumed.history.train_losses[: len(first.history.train_losses)] == first.history.train_losses
+    assert resumed.history.train_counter == sorted(resumed.history.train_counter)
+    assert len(session.runs()) == 1  # continuing extends the run, it does not start another
+    assert session.model().optimizer.state  # momentum buffers carried over
+
+
+def test_a_copy_handed_out_does_not_change_while_training_goes_on(small_data, tmp_path):
+    session = TrainingSession(tmp_path / "checkpoint.pt", SlotLimiter(1))
+    session.start_new(config(n_epochs=4), small_data)
+    wait_until(lambda: session.model() is not None, "the first epoch's model")
+    copy = session.model()
+    weights = copy.model.fc2.weight.clone()
+    finish(session)
+    assert copy.epochs_done >= 1
+    assert torch.equal(copy.model.fc2.weight, weights)
+    assert not torch.equal(session.model().model.fc2.weight, weights)
+
+
+def test_an_error_in_the_thread_is_reported(small_data, tmp_path):
+    broken = MnistData(
+        train_images=small_data.train_images,
+        train_labels=torch.full_like(small_data.train_labels, 12),  # no such class
+        test_images=small_data.test_images,
+        test_labels=small_data.test_labels,
+        source="test",
+        location="labels out of range",
+    )
+    session = TrainingSession(tmp_path / "checkpoint.pt", SlotLimiter(1))
+    session.start_new(config(), broken)
+    snapshot = finish(session)
+    assert snapshot.status == FAILED
+    assert "out of bounds" in snapshot.error
+    assert "Traceback" in snapshot.error_details
+
+
+def test_divergence_stops_with_a_message_and_keeps_the_last_good_weights(small_data, tmp_path):
+    # The tutorial net stays finite for every learning rate TrainConfig allows (up to 10), so the
+    # loss is driven to NaN the way corrupt input does it: pixels far beyond float32's range.
+    exploding = MnistData(
+        train_images=small_data.train_images * 1e38,
+        train_labels=small_data.train_labels,
+        test_images=small_data.test_images,
+        test_labels=small_data.test_labels,
+        source="test",
+        location="overflowing pixels",
+    )
+    session = TrainingSession(tmp_path / "checkpoint.pt", SlotLimiter(1))
+    session.start_new(config(), small_data)
+    finish(session)
+    good = session.model()
+    assert session.continue_training(2, exploding)
+    snapshot = finish(session)
+
+    assert snapshot.status == DIVERGED
+    assert "diverged" in snapshot.error and "smaller learning rate" in snapshot.error
+    model = session.model()
+    assert torch.equal(model.model.fc1.weight, good.model.fc1.weight)
+    saved = load_checkpoint(tmp_path / "checkpoint.pt")  # validation rejects non-finite weights
+    assert torch.equal(saved.model.fc1.weight, good.model.fc1.weight)
+
+
+def test_slot_limit_makes_an_extra_job_wait(small_data, tmp_path):
+    limiter = SlotLimiter(1)
+    first = TrainingSession(tmp_path / "a.pt", limiter)
+    second = TrainingSession(tmp_path / "b.pt", limiter)
+    first.start_new(config(n_epochs=50, batch_size_train=16), small_data)
+    wait_until(lambda: first.snapshot().status == RUNNING, "the first job to run")
+    second.start_new(config(), small_data)
+    wait_until(lambda: limiter.waiting == 1, "the second job to queue")
+    assert second.snapshot().status == WAITING and limiter.in_use == 1
+
+    first.stop()
+    assert finish(second).status == FINISHED  # the slot passed on
+    assert finish(first).status == STOPPED
+    assert limiter.in_use == 0 and limiter.waiting == 0
+
+
+def test_stop_while_waiting_gives_up_the_place_in_the_queue(small_data, tmp_path):
+    limiter = SlotLimiter(1)
+    assert limiter.acquire()  # someone else holds the only slot
+    session = TrainingSession(tmp_path / "checkpoint.pt", limiter)
+    session.start_new(config(), small_data)
+    wait_until(lambda: limiter.waiting == 1, "the job to queue")
+    session.stop()
+    snapshot = finish(session)
+    assert snapshot.status == STOPPED and snapshot.run_examples_done == 0
+    assert session.model() is None and not (tmp_path / "checkpoint.pt").exists()
+    limiter.release()
+    assert limiter.in_use == 0
+
+
+def test_slot_limiter_never_admits_more_than_its_slots():
+    limiter = SlotLimiter(2)
+    inside, peak, lock = [0], [0], threading.Lock()
+
+    def worker():
+        assert limiter.acquire()
+        with lock:
+            inside[0] += 1
+            peak[0] = max(peak[0], inside[0])
+        time.sleep(0.02)
+        with lock:
+            inside[0] -= 1
+        limiter.release()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT_SECONDS)
+    assert peak[0] == 2 and limiter.in_use == 0
+    with pytest.raises(ValueError):
+        SlotLimiter(0)
+
+
+def test_two_sessions_share_nothing(small_data, tmp_path):
+    limiter = SlotLimiter(2)
+    alone = TrainingSession(tmp_path / "alone.pt", limiter)
+    alone.start_new(config(random_seed=7), small_data)
+    reference = finish(alone).history
+
+    first = TrainingSession(tmp_path / "first.pt", limiter)
+    second = TrainingSession(tmp_path / "second.pt", limiter)
+    first.start_new(config(random_seed=7), small_data)
+    finish(first)
+    second.start_new(config(random_seed=8, n_epochs=2, batch_size_train=32), small_data)
+    finish(second)
+
+    assert first.snapshot().history.to_dict() == reference.to_dict()  # another session's run changed nothing
+    assert second.snapshot().history.test_counter == [0, 512, 1024]
+    assert first.snapshot().history.test_counter == [0, 512]
+    first_params = {p.data_ptr() for p in first.model().model.parameters()}
+    assert not first_params & {p.data_ptr() for p in second.model().model.parameters()}
+    assert load_checkpoint(tmp_path / "first.pt").config.random_seed == 7
+    assert load_checkpoint(tmp_path / "second.pt").config.random_seed == 8
+
+
+def test_earlier_runs_are_kept_with_their_histories(small_data, tmp_path):
+    session = TrainingSession(tmp_path / "checkpoint.pt", SlotLimiter(1))
+    session.start_new(config(learning_rate=0.01), small_data)
+    finish(session)
+    session.start_new(config(learning_rate=0.05, n_epochs=2), small_data)
+    finish(session)
+    (first, first_history), (second, second_history) = session.runs()
+    assert (first.config.learning_rate, second.config.learning_rate) == (0.01, 0.05)
+    assert len(first_history.test_losses) == 2 and len(second_history.test_losses) == 3
+
+
+def test_a_bad_upload_changes_nothing(small_data, tmp_path):
+    session = TrainingSession(tmp_path / "checkpoint.pt", SlotLimiter(1))
+    session.start_new(config(), small_data)
+    finish(session)
+    before = session.model()
+    saved = (tmp_path / "checkpoint.pt").read_bytes()
+    with pytest.raises(CheckpointError):
+        session.load_checkpoint(b"not a checkpoint", name="junk.pt")
+    assert session.model() is before and len(session.runs()) == 1
+    assert (tmp_path / "checkpoint.pt").read_bytes() == saved
+
+
+def test_an_upload_becomes_a_new_run_that_can_continue(small_data, tmp_path, trained_state):
+    from mnist_core import checkpoint_bytes
+
+    session = TrainingSession(tmp_path / "checkpoint.pt", SlotLimiter(1))
+    session.load_checkpoint(checkpoint_bytes(trained_state), name="three_epochs.pt")
+    assert session.model().epochs_done == 3
+    assert session.runs()[0][0].origin == "uploaded" and session.runs()[0][0].name == "three_epochs.pt"
+    assert session.continue_training(1, small_data)
+    snapshot = finish(session)
+    assert snapshot.epochs_done == 4 and snapshot.history.resume_points == [trained_state.examples_seen]
+
+
+def test_loading_while_training_is_refused(small_data, tmp_path, trained_state):
+    from mnist_core import checkpoint_bytes
+
+    session = TrainingSession(tmp_path / "checkpoint.pt", SlotLimiter(1))
+    session.start_new(config(n_epochs=50, batch_size_train=16), small_data)
+    with pytest.raises(JobBusyError):
+        session.load_checkpoint(checkpoint_bytes(trained_state))
+    session.stop()
+    finish(session)
