@@ -1,5 +1,105 @@
+"""The tutorial's "observe the test data" step, made interactive."""
+
+import random
+
+import pandas as pd
 import streamlit as st
 
+from mnist_core import MEAN, STD, to_pixels
+from mnist_core.data import DATA_DIR_ENV, N_CLASSES, SOURCE_EMBEDDED
+from mnist_core.samples import MAX_SAMPLES, MIN_SAMPLES, SampleError, class_counts, pick_samples, pixel_stats
+from ui.data import load_data
+from ui.dataset_charts import class_distribution_figure, digit_heatmap_figure, thumbnails
 from ui.i18n import t
 
+SEED_KEY = "dataset_seed"
+SEED_LIMIT = 2**31 - 1  # torch.Generator.manual_seed takes any int; keep it typeable
+
+
+@st.cache_resource(show_spinner=False)
+def training_pixel_stats(_data, source: str, location: str, n_train: int):
+    """Computed once per dataset (the underscore keeps the tensors out of the cache key)."""
+    return pixel_stats(_data.train_images)
+
+
+def reshuffle() -> None:
+    st.session_state[SEED_KEY] = random.randrange(SEED_LIMIT)
+
+
 st.title(t("dataset.title"))
+st.write(t("dataset.intro"))
+
+try:
+    data = load_data()
+except Exception as exc:
+    st.error(f"{t('app.data_failed')} {exc}")
+    st.stop()
+
+if data.source == SOURCE_EMBEDDED:
+    st.info(t("dataset.embedded_notice", n_train=data.n_train, n_test=data.n_test, variable=DATA_DIR_ENV))
+
+st.subheader(t("dataset.samples_heading"))
+controls = st.columns([1, 2, 1, 1, 1], vertical_alignment="bottom")
+split = controls[0].radio(
+    t("dataset.split"), ["test", "train"], format_func=lambda name: t(f"dataset.split_{name}"), horizontal=True
+)
+count = controls[1].slider(t("dataset.count"), MIN_SAMPLES, MAX_SAMPLES, MIN_SAMPLES, help=t("dataset.count_help"))
+digit = controls[2].selectbox(
+    t("dataset.digit_filter"),
+    [None, *range(N_CLASSES)],
+    format_func=lambda value: t("dataset.all_digits") if value is None else str(value),
+)
+st.session_state.setdefault(SEED_KEY, 0)
+seed = controls[3].number_input(t("dataset.seed"), 0, SEED_LIMIT, key=SEED_KEY, help=t("dataset.seed_help"))
+controls[4].button(t("dataset.reshuffle"), on_click=reshuffle, icon=":material/shuffle:")
+
+images = data.test_images if split == "test" else data.train_images
+labels = data.test_labels if split == "test" else data.train_labels
+try:
+    picked = pick_samples(labels, count, digit=digit, seed=int(seed))
+except SampleError as exc:
+    st.warning(f"{t('dataset.no_samples')} {exc}")
+    st.stop()
+
+picked_pixels = to_pixels(images[picked].cpu())
+picked_labels = labels[picked].tolist()
+if len(picked) < count:
+    st.caption(t("dataset.fewer_samples", shown=len(picked), count=count))
+st.image(
+    thumbnails(picked_pixels),
+    caption=[t("dataset.ground_truth", label=label) for label in picked_labels],
+)
+
+left, right = st.columns(2)
+with left:
+    st.subheader(t("dataset.distribution_heading"))
+    counts = {"train": class_counts(data.train_labels), "test": class_counts(data.test_labels)}
+    st.plotly_chart(class_distribution_figure(counts))
+    st.caption(t("dataset.distribution_note"))
+
+    st.subheader(t("dataset.normalize_heading"))
+    stats = training_pixel_stats(data, data.source, data.location, data.n_train)
+    st.table(
+        pd.DataFrame(
+            {
+                t("dataset.normalize_used"): [f"{MEAN:.4f}", f"{STD:.4f}"],
+                t("dataset.normalize_measured", n_train=data.n_train): [f"{stats.mean:.4f}", f"{stats.std:.4f}"],
+            },
+            index=[t("dataset.mean"), t("dataset.std")],
+        )
+    )
+    st.caption(t("dataset.normalize_note"))
+
+with right:
+    st.subheader(t("dataset.heatmap_heading"))
+    position = st.selectbox(
+        t("dataset.enlarge"),
+        range(len(picked)),
+        format_func=lambda i: t("dataset.enlarge_option", number=i + 1, label=picked_labels[i]),
+    )
+    index = picked[position]
+    st.plotly_chart(
+        digit_heatmap_figure(picked_pixels[position], images[index].cpu(), picked_labels[position]),
+
+    )
+    st.caption(t("dataset.heatmap_note"))

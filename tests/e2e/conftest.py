@@ -15,6 +15,7 @@ rest with `pytest -m "not e2e"`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -41,6 +42,18 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 APP_IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+QUIET_MS = 500  # a rerun starts within milliseconds of a click; idle this long after the call means done
+# Records when the app's script state last changed, so wait_idle can tell "done" from "not started yet".
+TRACK_SCRIPT_STATE = """
+window.__scriptStateChangedAt = performance.now();
+new MutationObserver(() => { window.__scriptStateChangedAt = performance.now(); })
+    .observe(document, {attributes: true, subtree: true, attributeFilter: ["data-test-script-state"]});
+"""
+IS_QUIET = """([selector, since, quietMs]) => {
+    const app = document.querySelector(selector);
+    const now = performance.now();
+    return app !== null && now - Math.max(since, window.__scriptStateChangedAt) >= quietMs;
+}"""
 EXCEPTION_BOX = "[data-testid='stException']"
 
 
@@ -70,12 +83,29 @@ def _tail(path: Path, n_chars: int = 4000) -> str:
     return text[-n_chars:] or "(empty)"
 
 
-@pytest.fixture(scope="session")
-def app_url():
+_server_logs: list[Path] = []  # stderr files of the servers running now, shown when a browser test fails
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed and "e2e" in item.keywords:
+        for path in _server_logs:
+            report.sections.append((f"streamlit stderr ({path.parent.name})", _tail(path)))
+    return report
+
+
+@contextlib.contextmanager
+def running_app(env_overrides: dict[str, str] | None = None):
+    """`streamlit run app.py` on a free loopback port; yields its base URL once /_stcore/health says ok.
+
+    MNIST_DATA_DIR is cleared unless env_overrides sets it, so every run sees the embedded digits.
+    """
     port = _free_port()
     log_dir = Path(tempfile.mkdtemp(prefix="streamlit-e2e-"))
     stderr_path = log_dir / "stderr.log"
-    env = {k: v for k, v in os.environ.items() if k != "MNIST_DATA_DIR"}  # the embedded digits: same data everywhere
+    env = {k: v for k, v in os.environ.items() if k != "MNIST_DATA_DIR"}
+    env.update(env_overrides or {})
     command = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.headless", "true",
@@ -86,12 +116,13 @@ def app_url():
     ]  # fmt: skip
     with open(log_dir / "stdout.log", "wb") as stdout, open(stderr_path, "wb") as stderr:
         server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=stdout, stderr=stderr)
+    _server_logs.append(stderr_path)
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
         while _health(port) != "ok":
             if server.poll() is not None:
                 pytest.fail(f"streamlit exited with code {server.returncode} before it was healthy.\n"
-                            f"stderr:\n{_tail(stderr_path)}")
+                            f"stderr:\n{_tail(stderr_path)}")  # fmt: skip
             if time.monotonic() > deadline:
                 pytest.fail(f"streamlit was not healthy after {SERVER_START_TIMEOUT_S} s.\nstderr:\n{_tail(stderr_path)}")
             time.sleep(0.25)
@@ -103,10 +134,22 @@ def app_url():
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-        server_errors = _tail(stderr_path)
-        if "Traceback" in server_errors:
-            print(f"\nstreamlit stderr had a traceback:\n{server_errors}", file=sys.stderr)
+        _server_logs.remove(stderr_path)
         shutil.rmtree(log_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def app_url(browser):
+    with running_app() as url:
+        # With a pages/ folder next to app.py, Streamlit runs a deep link (/dataset) as a bare legacy page
+        # until app.py has called st.navigation once; open home first so every test meets the real router.
+        # test_pages_browser.py::test_deep_link_on_a_fresh_server covers that first visit on its own.
+        context = new_context(browser)
+        try:
+            open_app_page(context.new_page(), url, "")
+        finally:
+            context.close()
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -125,14 +168,21 @@ def browser():
         browser.close()
 
 
+def new_context(browser, locale: str = "en-US"):
+    """A fresh browser context (own cookies, own Streamlit session) that wait_idle can watch."""
+    context = browser.new_context(locale=locale, viewport=VIEWPORT)
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    context.add_init_script(TRACK_SCRIPT_STATE)
+    return context
+
+
 @pytest.fixture
 def new_page(browser):
     """Factory: a page in a fresh context with the given browser language; all closed after the test."""
     contexts = []
 
     def make(locale: str = "en-US"):
-        context = browser.new_context(locale=locale, viewport=VIEWPORT)
-        context.set_default_timeout(PAGE_TIMEOUT_MS)
+        context = new_context(browser, locale)
         contexts.append(context)
         return context.new_page()
 
@@ -147,13 +197,19 @@ def page(new_page):
 
 
 def wait_idle(page) -> None:
-    """Wait until the app's script has finished its run (every element drawn)."""
-    page.wait_for_selector(APP_IDLE, timeout=PAGE_TIMEOUT_MS)
+    """Wait until the app's script has finished the run the last action started (every element drawn).
+
+    Done means: not running, and no change of the script state for QUIET_MS counted from this call,
+    so a rerun a click is about to start is waited for rather than missed.
+    """
+    since = page.evaluate("performance.now()")
+    page.wait_for_function(IS_QUIET, arg=[APP_IDLE, since, QUIET_MS], timeout=PAGE_TIMEOUT_MS, polling=100)
 
 
 def open_app_page(page, app_url: str, path: str) -> None:
-    """Open one page of the app ("" is home) and wait until it is drawn."""
+    """Open one page of the app ("" is home) and wait until its script has run and drawn it."""
     page.goto(f"{app_url}/{path}")
+    page.wait_for_selector("[data-testid='stMain'] [data-testid='stElementContainer']", timeout=PAGE_TIMEOUT_MS)
     wait_idle(page)
 
 
@@ -167,5 +223,16 @@ def save_screenshot(page, name: str) -> Path:
     """Write docs/screenshots/<name>.png (the README shows these)."""
     SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS_DIR / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    # Streamlit scrolls inside its main block, so full_page alone stops at the window: grow the window instead.
+    content_height = page.evaluate(
+        "Math.max(...[...document.querySelectorAll(\"[data-testid='stMain'], [data-testid='stSidebarContent']\")]"
+        ".map(element => element.scrollHeight))"
+    )
+    viewport = page.viewport_size
+    page.set_viewport_size({"width": viewport["width"], "height": max(viewport["height"], content_height)})
+    try:
+        wait_idle(page)
+        page.screenshot(path=str(path), full_page=True)
+    finally:
+        page.set_viewport_size(viewport)
     return path

@@ -1,0 +1,68 @@
+"""Figures for the dataset page. Every label goes through t(); the data arrive as plain tensors and lists."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import torch
+from PIL import Image
+
+from mnist_core.data import IMAGE_SIZE, N_CLASSES
+from ui.i18n import t
+
+THUMBNAIL_SCALE = 3  # 28 px digits drawn at 84 px, nearest-neighbour, so pixels stay visible
+SPLIT_COLORS = {"train": "#1f77b4", "test": "#ff7f0e"}
+
+
+def thumbnails(pixels: torch.Tensor) -> list[Image.Image]:
+    """uint8 N x 1 x 28 x 28 -> enlarged greyscale images, white ink on black as in the tutorial's plot."""
+    size = IMAGE_SIZE * THUMBNAIL_SCALE
+    return [Image.fromarray(image[0].numpy()).resize((size, size), Image.NEAREST) for image in pixels]
+
+
+def class_distribution_figure(counts_by_split: dict[str, list[int]]) -> go.Figure:
+    digits = [str(digit) for digit in range(N_CLASSES)]
+    figure = go.Figure(
+        [
+            go.Bar(
+                name=t(f"dataset.split_{split}"),
+                x=digits,
+                y=counts,
+                marker_color=SPLIT_COLORS[split],
+                hovertemplate=t("dataset.bar_hover") + "<extra></extra>",
+            )
+            for split, counts in counts_by_split.items()
+        ]
+    )
+    figure.update_layout(
+        title=t("dataset.distribution_title"),
+        barmode="group",
+        xaxis_title=t("dataset.axis_digit"),
+        yaxis_title=t("dataset.axis_count"),
+        legend_title_text=t("dataset.split"),
+        height=380,
+        margin=dict(t=60, b=40, l=60, r=20),
+    )
+    return figure
+
+
+def digit_heatmap_figure(pixels: torch.Tensor, normalized: torch.Tensor, label: int) -> go.Figure:
+    """One 28x28 digit; hover shows the raw 0-255 value and what the network receives after Normalize."""
+    figure = go.Figure(
+        go.Heatmap(
+            z=pixels.reshape(IMAGE_SIZE, IMAGE_SIZE).tolist(),
+            customdata=normalized.reshape(IMAGE_SIZE, IMAGE_SIZE).tolist(),
+            colorscale="gray",
+            zmin=0,
+            zmax=255,
+            colorbar=dict(title=dict(text=t("dataset.heatmap_colorbar"))),
+            hovertemplate=t("dataset.heatmap_hover") + "<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=t("dataset.heatmap_title", label=label),
+        height=520,
+        margin=dict(t=60, b=40, l=40, r=20),
+        xaxis=dict(title=t("dataset.axis_column"), constrain="domain"),
+        yaxis=dict(title=t("dataset.axis_row"), autorange="reversed", scaleanchor="x"),  # row 0 at the top
+    )
+    return figure
