@@ -1,5 +1,270 @@
+"""Training page: the tutorial's hyperparameters, a background job, live curves, checkpoints, results."""
+
+from __future__ import annotations
+
+import pandas as pd
 import streamlit as st
 
+from mnist_core import CheckpointError, TrainConfig, available_devices, checkpoint_bytes, predict, to_pixels
+from mnist_core.checkpoint import MAX_CHECKPOINT_BYTES
+from mnist_core.config import MAX_EPOCHS
+from mnist_core.jobs import DIVERGED, FAILED, FINISHED, STOPPED, WAITING, JobBusyError, default_limiter
+from mnist_core.metrics import confusion_matrix, pair_indices, per_class_accuracy, sample_indices
+from ui import train_charts
+from ui.data import load_data
 from ui.i18n import t
+from ui.session import get_session
+
+LIVE_REFRESH_SECONDS = 0.5  # the issue asks for at least one update a second
+LEARNING_RATES = [float(f"{10 ** (k / 4):.3g}") for k in range(-16, 5)]  # 0.0001 ... 10, four steps a decade
+GRID_IMAGES = 12
+GALLERY_IMAGES = 24
+SETTINGS_KEY = "train_settings"  # survives page switches, unlike widget state
+WAS_ACTIVE_KEY = "train_was_active"
+UPLOAD_DONE_KEY = "train_upload_done"  # file_id of the last upload handled, and its outcome
+PREDICTIONS_KEY = "train_predictions"
+PAIR_TRUE_KEY, PAIR_PREDICTED_KEY = "train_pair_true", "train_pair_predicted"
+FIELDS = ("n_epochs", "batch_size_train", "batch_size_test", "learning_rate", "momentum", "log_interval",
+          "random_seed", "device")
+
+
+def widget_key(field: str) -> str:
+    return f"train_{field}"
+
+
+def reset_settings() -> None:
+    for field, value in TrainConfig().to_dict().items():
+        st.session_state[widget_key(field)] = value
+
+
+def settings_form() -> TrainConfig | None:
+    """Every TrainConfig field as a widget; the config, or None after showing why it is invalid."""
+    saved = st.session_state.setdefault(SETTINGS_KEY, TrainConfig().to_dict())
+    for field in FIELDS:
+        st.session_state.setdefault(widget_key(field), saved[field])
+    st.subheader(t("train.settings_heading"))
+    left, middle, right = st.columns(3)
+    left.number_input(t("train.epochs"), min_value=1, step=1, key=widget_key("n_epochs"), help=t("train.epochs_help"))
+    left.select_slider(t("train.learning_rate"), options=LEARNING_RATES, key=widget_key("learning_rate"),
+                       format_func=lambda rate: f"{rate:g}", help=t("train.learning_rate_help"))
+    left.slider(t("train.momentum"), min_value=0.0, max_value=0.99, step=0.01, key=widget_key("momentum"),
+                help=t("train.momentum_help"))
+    middle.number_input(t("train.batch_size_train"), min_value=1, step=16, key=widget_key("batch_size_train"),
+                        help=t("train.batch_size_train_help"))
+    middle.number_input(t("train.batch_size_test"), min_value=1, step=100, key=widget_key("batch_size_test"),
+                        help=t("train.batch_size_test_help"))
+    right.number_input(t("train.log_interval"), min_value=1, step=1, key=widget_key("log_interval"),
+                       help=t("train.log_interval_help"))
+    right.number_input(t("train.random_seed"), min_value=0, step=1, key=widget_key("random_seed"),
+                       help=t("train.random_seed_help"))
+    devices = available_devices()
+    if len(devices) > 1:
+        right.selectbox(t("train.device"), ["auto", *devices], key=widget_key("device"), help=t("train.device_help"))
+    else:
+        st.session_state[widget_key("device")] = "auto"
+    st.button(t("train.reset"), on_click=reset_settings, help=t("train.reset_help"))
+
+    values = {field: st.session_state[widget_key(field)] for field in FIELDS}
+    saved.update(values)
+    try:
+        return TrainConfig(**values)
+    except ValueError as exc:
+        st.error(f"**{t('train.invalid_settings')}** {exc}")
+        return None
+
+
+def status_message(snapshot) -> None:
+    if snapshot.status == WAITING:
+        limiter = default_limiter()
+        st.info(t("train.waiting_slot", busy=limiter.in_use, slots=limiter.slots))
+    elif snapshot.status == STOPPED:
+        st.info(t("train.stopped", epochs=snapshot.epochs_done, examples=snapshot.run_examples_done))
+    elif snapshot.status == DIVERGED:
+        st.error(f"**{t('train.diverged')}** {snapshot.error}")
+    elif snapshot.status == FAILED:
+        st.error(f"**{t('train.failed')}** {snapshot.error}")
+        with st.expander(t("train.failed_details")):
+            st.code(snapshot.error_details or "")
+    elif snapshot.status == FINISHED and snapshot.epochs_done:
+        st.success(t("train.finished", epochs=snapshot.epochs_done))
+    if snapshot.checkpoint_error:
+        st.warning(f"**{t('train.checkpoint_failed')}** {snapshot.checkpoint_error}")
+
+
+def epoch_table(history) -> pd.DataFrame:
+    return pd.DataFrame({
+        t("train.table_epoch"): range(len(history.test_losses)),
+        t("train.table_examples"): history.test_counter,
+        t("train.table_test_loss"): [round(loss, 4) for loss in history.test_losses],
+        t("train.table_accuracy"): [f"{100 * a:.2f}%" for a in history.test_accuracy],
+    })
+
+
+def live_view() -> None:
+    """Polled by a fragment while a job runs: one chart per run, so no duplicate element ids."""
+    snapshot = session.snapshot()
+    if not snapshot.active and st.session_state.get(WAS_ACTIVE_KEY):
+        st.session_state[WAS_ACTIVE_KEY] = False
+        st.rerun()  # the results and the buttons below need a full run
+    status_message(snapshot)
+    if snapshot.active:
+        eta = snapshot.eta_seconds
+        st.progress(snapshot.progress, text=t(
+            "train.progress", epoch=snapshot.epoch, epochs=snapshot.target_epochs,
+            percent=f"{100 * snapshot.progress:.0f}", eta="—" if eta is None else f"{eta:.0f}"))
+    history = snapshot.history
+    if not history.test_losses:
+        st.caption(t("train.no_curve_yet"))
+        return
+    rate = snapshot.examples_per_second
+    columns = st.columns(3)
+    columns[0].metric(t("train.metric_accuracy"), f"{100 * history.test_accuracy[-1]:.2f}%")
+    columns[1].metric(t("train.metric_speed"), "—" if rate is None else f"{rate:,.0f}")
+    columns[2].metric(t("train.metric_examples"), f"{history.test_counter[-1]:,}" if not snapshot.active
+                      else f"{history.train_counter[-1] if history.train_counter else 0:,}")
+    st.plotly_chart(train_charts.training_figure(history), key="train_live_chart")
+    st.dataframe(epoch_table(history), hide_index=True)
+
+
+def test_predictions(model, data):
+    """The model's predicted digit for every test image, computed once per published model."""
+    key = (id(model), model.examples_seen)
+    cached = st.session_state.get(PREDICTIONS_KEY)
+    if cached is None or cached[0] != key:
+        images = data.test_images.to(model.device)
+        cached = (key, predict(model.model, images, model.config.batch_size_test).argmax(dim=1).cpu())
+        st.session_state[PREDICTIONS_KEY] = cached
+    return cached[1]
+
+
+def pick_confusion_cell() -> None:
+    points = st.session_state["train_confusion"].selection.points
+    if points:
+        true_digit, predicted_digit, _ = points[0]["customdata"]
+        st.session_state[PAIR_TRUE_KEY], st.session_state[PAIR_PREDICTED_KEY] = int(true_digit), int(predicted_digit)
+
+
+def results(model, data) -> None:
+    st.subheader(t("train.results_heading", epochs=model.epochs_done))
+    predicted = test_predictions(model, data)
+    labels = data.test_labels.cpu()
+    mistakes_only = st.toggle(t("train.grid_mistakes_only"), key="train_mistakes_only")
+    shown = sample_indices(labels, predicted, GRID_IMAGES, mistakes_only)
+    if len(shown):
+        pixels = to_pixels(data.test_images[shown]).squeeze(1)
+        st.plotly_chart(train_charts.digit_grid_figure(pixels, labels[shown], predicted[shown]), key="train_grid")
+    else:
+        st.caption(t("train.grid_no_mistakes"))
+
+    matrix = confusion_matrix(labels, predicted)
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown(f"**{t('train.confusion_heading')}**")
+        st.caption(t("train.confusion_note"))
+        st.plotly_chart(train_charts.confusion_figure(matrix), key="train_confusion", on_select=pick_confusion_cell,
+                        selection_mode="points")
+    with right:
+        st.markdown(f"**{t('train.gallery_heading')}**")
+        digits = list(range(matrix.shape[0]))
+        st.session_state.setdefault(PAIR_TRUE_KEY, 4)
+        st.session_state.setdefault(PAIR_PREDICTED_KEY, 9)
+        pick = st.columns(2)
+        true_digit = pick[0].selectbox(t("train.gallery_true"), digits, key=PAIR_TRUE_KEY)
+        predicted_digit = pick[1].selectbox(t("train.gallery_predicted"), digits, key=PAIR_PREDICTED_KEY)
+        chosen = pair_indices(labels, predicted, true_digit, predicted_digit, limit=GALLERY_IMAGES)
+        count = int(matrix[true_digit, predicted_digit])
+        st.caption(t("train.gallery_count", count=count, true=true_digit, predicted=predicted_digit,
+                     shown=len(chosen)))
+        if len(chosen):
+            pixels = to_pixels(data.test_images[chosen]).squeeze(1)
+            st.plotly_chart(train_charts.digit_grid_figure(pixels, labels[chosen], predicted[chosen]),
+                            key="train_gallery")
+    st.plotly_chart(train_charts.per_class_figure(per_class_accuracy(matrix)), key="train_per_class")
+
+
+def checkpoint_section(model, snapshot, data) -> None:
+    st.subheader(t("train.checkpoint_heading"))
+    left, right = st.columns(2)
+    with left:
+        if model is not None:
+            more = st.number_input(t("train.more_epochs"), min_value=1, max_value=MAX_EPOCHS, value=1, step=1,
+                                   key="train_more_epochs")
+            if st.button(t("train.continue", epochs=more), disabled=snapshot.active, key="train_continue"):
+                if session.continue_training(int(more), data):
+                    st.session_state[WAS_ACTIVE_KEY] = True
+                    st.rerun()
+            st.download_button(t("train.download"), data=checkpoint_bytes(model),
+                               file_name=f"mnist_cnn_epoch{model.epochs_done}.pt", mime="application/octet-stream",
+                               help=t("train.download_help"))
+        else:
+            st.caption(t("train.no_model_yet"))
+    with right:
+        upload = st.file_uploader(t("train.upload"), type=["pt", "pth"], key="train_upload",
+                                  max_upload_size=MAX_CHECKPOINT_BYTES // 2**20, help=t("train.upload_help"))
+        if upload is not None and st.session_state.get(UPLOAD_DONE_KEY, (None,))[0] != upload.file_id:
+            try:
+                session.load_checkpoint(upload.getvalue(), name=upload.name)
+                outcome = ("success", t("train.upload_ok", name=upload.name))
+            except (CheckpointError, JobBusyError) as exc:
+                outcome = ("error", f"**{t('train.upload_failed')}** {exc}")
+            st.session_state[UPLOAD_DONE_KEY] = (upload.file_id, outcome)
+            if outcome[0] == "success":
+                st.rerun()
+        if upload is not None:
+            kind, message = st.session_state[UPLOAD_DONE_KEY][1]
+            (st.success if kind == "success" else st.error)(message)
+
+
+def run_label(record, history) -> str:
+    config = record.config
+    origin = t("train.run_uploaded", name=record.name) if record.origin == "uploaded" else ""
+    return t("train.run_label", number=record.run_id, lr=f"{config.learning_rate:g}", momentum=config.momentum,
+             batch=config.batch_size_train, epochs=max(0, len(history.test_losses) - 1)) + origin
+
+
+def compare_runs() -> None:
+    runs = session.runs()
+    if len(runs) < 2:
+        return
+    st.subheader(t("train.compare_heading"))
+    labels = [run_label(record, history) for record, history in runs]
+    left, right = st.columns(2)
+    first = left.selectbox(t("train.compare_first"), range(len(runs)), index=len(runs) - 2,
+                           format_func=labels.__getitem__, key="train_compare_first")
+    second = right.selectbox(t("train.compare_second"), range(len(runs)), index=len(runs) - 1,
+                             format_func=labels.__getitem__, key="train_compare_second")
+    chosen = [(t("train.run_short", number=runs[i][0].run_id), runs[i][1]) for i in (first, second)]
+    st.plotly_chart(train_charts.comparison_figure(chosen), key="train_compare_chart")
+
 
 st.title(t("train.title"))
+st.markdown(t("train.intro"))
+try:
+    data = load_data()
+except Exception as exc:  # the sidebar says more; without data nothing here can work
+    st.error(f"**{t('train.data_failed')}** {exc}")
+    st.stop()
+session = get_session()
+
+config = settings_form()
+snapshot = session.snapshot()
+train_column, stop_column, _ = st.columns([1, 1, 4])
+if train_column.button(t("train.start"), type="primary", disabled=config is None or snapshot.active,
+                       key="train_start"):
+    try:
+        if session.start_new(config, data):
+            st.rerun()
+    except ValueError as exc:  # e.g. a device that disappeared
+        st.error(f"**{t('train.start_failed')}** {exc}")
+if stop_column.button(t("train.stop"), disabled=not snapshot.active, key="train_stop"):
+    session.stop()
+st.session_state[WAS_ACTIVE_KEY] = snapshot.active
+
+st.subheader(t("train.live_heading"))
+st.fragment(run_every=LIVE_REFRESH_SECONDS if snapshot.active else None)(live_view)()
+
+model = session.model()
+checkpoint_section(model, snapshot, data)
+if model is not None and not snapshot.active:
+    results(model, data)
+compare_runs()
