@@ -1,0 +1,134 @@
+"""The training page in Streamlit's AppTest: controls, validation, a short real training run, reloads.
+
+AppTest does not run a fragment's run_every timer, so the tests poll the job with at.run().
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from mnist_core import TrainConfig
+from tests.conftest import ROOT
+from ui.i18n import LANGUAGE_KEY, strings
+from ui.session import SESSION_KEY, TOKEN_PARAM
+
+RUN_TIMEOUT_S = 120  # the first run imports torch and loads the data
+TRAIN_WAIT_S = 300  # one epoch on the embedded digits, on a busy 2-core machine
+EN, ZH = strings("en"), strings("zh")
+
+
+def open_train_page(language: str = "en", token: str | None = None) -> AppTest:
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=RUN_TIMEOUT_S)
+    app.session_state[LANGUAGE_KEY] = language
+    if token is not None:
+        app.query_params[TOKEN_PARAM] = token
+    app.run()
+    app.switch_page("pages/train.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def train_until_done(app: AppTest) -> None:
+    deadline = time.monotonic() + TRAIN_WAIT_S
+    while app.session_state[SESSION_KEY].job.active:
+        assert time.monotonic() < deadline, "training did not finish"
+        time.sleep(0.5)
+        app.run()
+    app.run()  # the fragment notices the end and asks for a full run
+    assert not app.exception, [e.value for e in app.exception]
+
+
+def test_every_setting_starts_at_the_tutorials_value():
+    app = open_train_page()
+    tutorial = TrainConfig()
+    assert app.number_input(key="train_n_epochs").value == tutorial.n_epochs
+    assert app.number_input(key="train_batch_size_train").value == tutorial.batch_size_train
+    assert app.number_input(key="train_batch_size_test").value == tutorial.batch_size_test
+    assert app.number_input(key="train_log_interval").value == tutorial.log_interval
+    assert app.number_input(key="train_random_seed").value == tutorial.random_seed
+    assert app.select_slider(key="train_learning_rate").value == tutorial.learning_rate
+    assert app.slider(key="train_momentum").value == tutorial.momentum
+    assert not app.button(key="train_start").disabled
+    assert app.button(key="train_stop").disabled
+
+
+def test_learning_rate_slider_is_logarithmic():
+    app = open_train_page()
+    options = [float(option) for option in app.select_slider(key="train_learning_rate").options]
+    assert options[0] == 0.0001 and options[-1] == 10.0 and 0.01 in options
+    ratios = {round(b / a, 1) for a, b in zip(options, options[1:])}
+    assert ratios <= {1.7, 1.8, 1.9}  # four steps a decade: each about 10 ** 0.25 = 1.78 times the last
+
+
+def test_reset_brings_back_the_tutorials_values():
+    app = open_train_page()
+    app.number_input(key="train_n_epochs").set_value(7)
+    app.slider(key="train_momentum").set_value(0.9)
+    app.select_slider(key="train_learning_rate").set_value(0.1).run()
+    app.button[0].click().run()  # the reset button comes first
+    assert app.number_input(key="train_n_epochs").value == 3
+    assert app.slider(key="train_momentum").value == 0.5
+    assert app.select_slider(key="train_learning_rate").value == 0.01
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("train_n_epochs", 500, "n_epochs (the number of epochs) must be between 1 and 100, got 500"),
+    ("train_batch_size_train", 70_000, "batch_size_train (the training batch size) must be between 1 and 60000"),
+    ("train_log_interval", 20_000, "log_interval (the log interval) must be between 1 and 10000"),
+])
+def test_invalid_settings_explain_themselves_and_block_training(field, value, message):
+    app = open_train_page()
+    app.number_input(key=field).set_value(value).run()
+    assert not app.exception
+    errors = [e.value for e in app.error]
+    assert len(errors) == 1 and errors[0].startswith(f"**{EN['train.invalid_settings']}**") and message in errors[0]
+    assert app.button(key="train_start").disabled
+
+
+def test_the_validation_headline_is_translated():
+    app = open_train_page("zh")
+    app.number_input(key="train_n_epochs").set_value(500).run()
+    assert app.error[0].value.startswith(f"**{ZH['train.invalid_settings']}**")
+    assert app.button(key="train_start").label == ZH["train.start"]
+
+
+def test_settings_survive_a_visit_to_another_page():
+    app = open_train_page()
+    app.number_input(key="train_n_epochs").set_value(6).run()
+    app.switch_page("pages/home.py").run()
+    app.switch_page("pages/train.py").run()
+    assert app.number_input(key="train_n_epochs").value == 6
+
+
+def test_train_shows_curves_results_and_survives_a_reload():
+    app = open_train_page()
+    app.number_input(key="train_n_epochs").set_value(1).run()
+    app.button(key="train_start").click().run()
+    assert app.button(key="train_start").disabled, "a second Train must not be possible while training"
+    assert not app.button(key="train_stop").disabled
+    train_until_done(app)
+
+    assert app.success[0].value == EN["train.finished"].format(epochs=1)
+    figures = [chart.proto.spec for chart in app.get("plotly_chart")]
+    live = next(spec for spec in figures if EN["train.chart_examples_axis"] in spec)
+    assert EN["train.chart_loss_axis"] in live and EN["train.chart_test_loss"] in live
+    table = app.dataframe[0].value
+    assert list(table[EN["train.table_epoch"]]) == [0, 1]
+    assert any(EN["train.confusion_true_axis"] in spec for spec in figures)  # results appear after training
+    assert any("Prediction: " in spec for spec in figures)
+    assert app.button(key="train_continue").label == EN["train.continue"].format(epochs=1)
+
+    token = app.query_params[TOKEN_PARAM]
+    token = token[0] if isinstance(token, list) else token
+    reloaded = open_train_page(token=token)  # a new browser session with the same URL
+    assert reloaded.dataframe[0].value.equals(table)
+    assert reloaded.session_state[SESSION_KEY] is app.session_state[SESSION_KEY]
+
+
+def test_a_new_browser_session_starts_empty():
+    app = open_train_page()
+    assert app.caption and any(c.value == EN["train.no_curve_yet"] for c in app.caption)
+    assert not app.dataframe
