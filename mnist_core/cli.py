@@ -145,8 +145,41 @@ def _run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     return 0
 
 
+def _add_predict_parser(subparsers: argparse._SubParsersAction) -> Runner:
+    parser = subparsers.add_parser(
+        "predict",
+        usage="python -m mnist_core predict --checkpoint PATH IMAGE [IMAGE ...]",
+        help="read handwritten digits in image files with a trained checkpoint",
+        description=(
+            "Prepare each image as MNIST was made (crop the ink, fit it to 20 px, centre it by mass in "
+            "28 x 28) and print one JSON object per line: file, digit and probabilities (ten, digit 0 "
+            "first), or file and error for a blank or unreadable image. Dark ink on light paper and light "
+            "ink on dark both work, as do PNGs with a transparent background."
+        ),
+    )
+    parser.add_argument(
+        "--checkpoint", metavar="PATH", type=Path, required=True,
+        help=f"a checkpoint written by the app or by 'train' (e.g. {DEFAULT_TRAIN_CHECKPOINT})",
+    )
+    parser.add_argument("images", metavar="IMAGE", nargs="+", type=Path, help="PNG or JPEG files")
+    return _run_predict
+
+
+def _run_predict(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .inference import load_inference_model, predict_files  # PIL and scipy load only for this command
+
+    try:
+        model = load_inference_model(args.checkpoint)
+    except ValueError as exc:  # CheckpointError: missing, too big, hostile or another model
+        parser.error(str(exc))
+    for result in predict_files(model, args.images):
+        print(json.dumps(result), flush=True)
+    return 0
+
+
 SUBCOMMANDS: dict[str, Callable[[argparse._SubParsersAction], Runner]] = {
     "train": _add_train_parser,
+    "predict": _add_predict_parser,
 }
 
 
