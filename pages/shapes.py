@@ -50,14 +50,17 @@ st.write(t("shapes.intro"))
 st.header(t("shapes.calculator_heading"))
 controls, results = st.columns([1, 1.5], gap="large")
 with controls:
-    kind = st.radio(t("shapes.layer_kind"), (CONV, POOL), format_func=lambda k: t(f"shapes.kind_{k}"),
-                    horizontal=True, key="shapes_kind")
+    # labels looked up now: a format_func is also called outside the script run, where t() has no session
+    kind_names = {name: t(f"shapes.kind_{name}") for name in (CONV, POOL)}
+    kind = st.radio(t("shapes.layer_kind"), (CONV, POOL), format_func=kind_names.get, horizontal=True,
+                    key="shapes_kind")
     n = st.number_input(t("shapes.n"), 1, 512, 28, key="shapes_n", help=t("shapes.n_help"))
     left, right = st.columns(2)
     f = left.number_input(t("shapes.f"), 1, 31, DEFAULTS[kind]["f"], key=f"shapes_{kind}_f", help=t("shapes.f_help"))
     s = right.number_input(t("shapes.s"), 1, 31, DEFAULTS[kind]["s"], key=f"shapes_{kind}_s", help=t("shapes.s_help"))
     d = left.number_input(t("shapes.d"), 1, 8, 1, key=f"shapes_{kind}_d", help=t("shapes.d_help"))
-    preset = right.radio(t("shapes.preset"), PRESETS, format_func=lambda name: t(f"shapes.preset_{name}"),
+    preset_names = {name: t(f"shapes.preset_{name}") for name in PRESETS}
+    preset = right.radio(t("shapes.preset"), PRESETS, format_func=preset_names.get,
                          horizontal=True, key=f"shapes_{kind}_preset", help=t("shapes.preset_help"))
     plan = same_padding_plan(f, d)
     if preset == "custom":

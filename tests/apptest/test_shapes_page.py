@@ -1,0 +1,247 @@
+"""The shape page driven through its widgets, in English and Chinese (streamlit.testing AppTest)."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+from ui.i18n import LANGUAGE_KEY
+
+RUN_TIMEOUT_S = 120  # the first run imports torch and plotly
+
+
+def open_shapes(language: str = "en") -> AppTest:
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=RUN_TIMEOUT_S)
+    app.session_state[LANGUAGE_KEY] = language
+    app.run()
+    app.switch_page("pages/shapes.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def set_numbers(app: AppTest, **values) -> AppTest:
+    for key, value in values.items():
+        app.number_input(key=key).set_value(value)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def texts(elements) -> list[str]:
+    return [element.value for element in elements]
+
+
+def output_size(app: AppTest) -> str:
+    return app.metric[0].value
+
+
+@pytest.fixture(scope="module")
+def app():
+    """One English session reused by the tests that only read the first page load."""
+    return open_shapes()
+
+
+def test_defaults_are_the_seed_conv1(app):
+    assert output_size(app) == "24 × 24"
+    assert any("10 × 24 × 24" in text for text in texts(app.markdown))
+    assert "PyTorch agrees: a real forward pass gives the same size." in texts(app.success)
+    assert any("torch.Size([1, 1, 24, 24])" in text for text in texts(app.code))
+    parameters = app.table[0].value
+    assert parameters.loc["Total", "Count"] == 260
+    assert parameters.loc["Kernels per filter", "Count"] == 1
+    assert parameters.loc["Weights per filter", "Count"] == 25
+
+
+def test_seed_table_ends_in_320(app):
+    table = app.dataframe[0].value
+    assert table["Layer"].tolist() == ["input", "conv1", "max_pool2d", "conv2", "max_pool2d", "view", "fc1", "fc2"]
+    assert table["Output shape"].tolist() == [
+        "1 × 28 × 28", "10 × 24 × 24", "10 × 12 × 12", "20 × 8 × 8", "20 × 4 × 4", "320", "50", "10"
+    ]
+    assert table["Parameters"].tolist() == [0, 260, 0, 5020, 0, 0, 16050, 510]
+    assert any("20 × 4 × 4 = **320**" in text for text in texts(app.markdown))
+
+
+def test_flooring_case_28_5_stride_2_gives_12():
+    app = set_numbers(open_shapes(), shapes_conv_s=2)
+    assert output_size(app) == "12 × 12"
+    formula = app.latex[0].value
+    for step in (r"\frac{28 + 2 \cdot 0 - 5}{2}", r"\frac{23}{2}", "11.5", "= 11 + 1 = 12"):
+        assert step in formula, step
+    dropped = texts(app.info)
+    assert any("23 / 2 is not exact (remainder 1)" in text and "**1 input row(s)" in text for text in dropped), dropped
+    assert "PyTorch agrees: a real forward pass gives the same size." in texts(app.success)
+    assert any("torch.Size([1, 1, 12, 12])" in text for text in texts(app.code))
+
+
+def test_impossible_conv_names_the_rule_without_a_traceback():
+    app = set_numbers(open_shapes(), shapes_n=5, shapes_conv_f=7)
+    assert "Impossible layer: kernel 7 is larger than the padded input 5." in texts(app.error)
+    assert not app.metric  # no size is shown for a layer that cannot exist
+    assert any("PyTorch refuses this layer too" in text for text in texts(app.markdown))
+    assert any("Kernel size can't be greater than actual input size" in text for text in texts(app.code))
+    assert "Choose a possible layer to see its sliding window." in texts(app.info)
+    assert not app.get("plotly_chart")
+
+
+def test_padding_makes_the_impossible_layer_possible():
+    app = set_numbers(open_shapes(), shapes_n=5, shapes_conv_f=7)
+    app.radio(key="shapes_conv_preset").set_value("custom").run()
+    app = set_numbers(app, shapes_conv_p=1)
+    assert output_size(app) == "1 × 1"
+    assert not app.error
+
+
+def test_same_preset_keeps_the_size_for_an_odd_kernel():
+    app = open_shapes()
+    app.radio(key="shapes_conv_preset").set_value("same").run()
+    assert output_size(app) == "28 × 28"
+    assert any("**p = 2**" in text for text in texts(app.info))
+
+
+def test_same_preset_explains_the_even_kernel():
+    app = set_numbers(open_shapes(), shapes_conv_f=4)
+    app.radio(key="shapes_conv_preset").set_value("same").run()
+    warning = " ".join(texts(app.warning))
+    assert "removes **3** cells" in warning and "1 on the left and top, 2 on the right and bottom" in warning
+    assert output_size(app) == "27 × 27"  # p = 1: one short, as the warning says
+
+
+def test_same_preset_warns_about_stride():
+    app = set_numbers(open_shapes(), shapes_conv_s=2)
+    app.radio(key="shapes_conv_preset").set_value("same").run()
+    assert any("only at stride 1" in text for text in texts(app.warning))
+
+
+def test_parameter_count_for_conv2():
+    app = set_numbers(open_shapes(), shapes_n=12, shapes_in_channels=10, shapes_out_channels=20)
+    parameters = app.table[0].value
+    assert parameters.loc["Kernels per filter", "Count"] == 10
+    assert parameters.loc["Weights per filter", "Count"] == 250
+    assert parameters.loc["Filters", "Count"] == 20
+    assert parameters.loc["Total", "Count"] == 5020
+    assert any("20 × 8 × 8" in text for text in texts(app.markdown))
+
+
+def test_max_pooling_and_its_padding_rule():
+    app = open_shapes()
+    app.radio(key="shapes_kind").set_value("pool").run()
+    assert output_size(app) == "14 × 14"
+    assert not app.table  # pooling has nothing to learn
+    app.radio(key="shapes_pool_preset").set_value("custom").run()
+    app = set_numbers(app, shapes_pool_p=2)
+    assert "Impossible layer: padding 2 is more than half the kernel 2: max pooling pads at most 1." in texts(app.error)
+    assert any("pad should be at most half of effective kernel size" in text for text in texts(app.code))
+
+
+def test_ceil_mode_pooling():
+    app = set_numbers(open_shapes(), shapes_n=5)
+    app.radio(key="shapes_kind").set_value("pool").run()
+    assert output_size(app) == "2 × 2"
+    app.checkbox(key="shapes_ceil_mode").check().run()
+    assert output_size(app) == "3 × 3"
+    assert r"\left\lceil" in app.latex[0].value
+    assert "PyTorch agrees: a real forward pass gives the same size." in texts(app.success)
+
+
+def test_dilated_kernel_too_large_names_its_span():
+    app = set_numbers(open_shapes(), shapes_n=8, shapes_conv_f=3, shapes_conv_d=4)
+    assert "Impossible layer: kernel 3 with its dilation spans 9 cells, more than the padded input 8." in texts(
+        app.error
+    )
+
+
+def test_picture_follows_the_position_slider():
+    app = set_numbers(open_shapes(), shapes_n=9, shapes_conv_f=3, shapes_conv_s=2)
+    assert output_size(app) == "4 × 4"
+    slider = app.slider(key="shapes_position")
+    assert (slider.min, slider.max) == (1, 16)
+    spec = app.get("plotly_chart")[0].proto.spec
+    assert "cell (row 0, column 0)" in spec
+    slider.set_value(6).run()  # row-major: the 6th position is row 1, column 1
+    spec = app.get("plotly_chart")[0].proto.spec
+    assert "cell (row 1, column 1)" in spec and "stride 2" in spec
+
+
+def test_picture_is_skipped_for_a_large_input():
+    app = set_numbers(open_shapes(), shapes_n=200)
+    assert any("200 cells across" in text for text in texts(app.info))
+
+
+def test_chain_starts_as_the_seed_and_reports_320(app):
+    successes = texts(app.success)
+    assert any("**20 × 4 × 4**: 320 numbers" in text for text in successes), successes
+    results = [text for text in texts(app.markdown) if "→" in text]
+    assert results == [
+        "1 × 28 × 28 → **10 × 24 × 24**, 260 parameters",
+        "10 × 24 × 24 → **10 × 12 × 12**, 0 parameters",
+        "10 × 12 × 12 → **20 × 8 × 8**, 5,020 parameters",
+        "20 × 8 × 8 → **20 × 4 × 4**, 0 parameters",
+    ]
+
+
+def chain_results(app: AppTest) -> list[str]:
+    return [text for text in texts(app.markdown) if "→" in text]
+
+
+def test_chain_marks_the_first_impossible_layer():
+    app = open_shapes()
+    for _ in range(2):
+        app.button(key="shapes_chain_add_pool").click().run()  # 4 -> 2 -> 1
+    app.button(key="shapes_chain_add_conv").click().run()  # kernel 3 on 1 x 1
+    app.button(key="shapes_chain_add_pool").click().run()
+    assert not app.exception
+    assert "Impossible on 20 × 1 × 1: kernel 3 is larger than the padded input 1." in texts(app.error)
+    assert "Layer 7 cannot work, so the chain stops there." in texts(app.error)
+    assert "Not reached: an earlier layer is impossible." in texts(app.caption)
+
+
+def test_chain_edit_reorder_and_remove():
+    app = open_shapes()
+    rows = app.session_state["shapes_chain"]
+    first_id = rows[0]["id"]
+    app.number_input(key=f"shapes_chain_{first_id}_padding").set_value(2).run()  # conv1 now keeps 28
+    assert chain_results(app)[0] == "1 × 28 × 28 → **10 × 28 × 28**, 260 parameters"
+    app.button(key=f"shapes_chain_{rows[1]['id']}_up").click().run()  # pool first
+    assert chain_results(app)[:2] == [
+        "1 × 28 × 28 → **1 × 14 × 14**, 0 parameters",
+        "1 × 14 × 14 → **10 × 14 × 14**, 260 parameters",
+    ]
+    app.button(key=f"shapes_chain_{app.session_state['shapes_chain'][0]['id']}_remove").click().run()
+    assert chain_results(app)[0] == "1 × 28 × 28 → **10 × 28 × 28**, 260 parameters"
+    assert len(app.session_state["shapes_chain"]) == 3
+    app.button(key="shapes_chain_reset").click().run()
+    assert len(chain_results(app)) == 4 and any("320 numbers" in text for text in texts(app.success))
+
+
+def test_chain_survives_a_page_switch():
+    app = open_shapes()
+    app.button(key="shapes_chain_add_pool").click().run()
+    first_id = app.session_state["shapes_chain"][0]["id"]
+    app.number_input(key=f"shapes_chain_{first_id}_kernel_size").set_value(3).run()
+    before = chain_results(app)
+    app.switch_page("pages/home.py").run()
+    app.switch_page("pages/shapes.py").run()
+    assert chain_results(app) == before and len(before) == 5
+    assert before[0] == "1 × 28 × 28 → **10 × 26 × 26**, 100 parameters"
+
+
+def test_chinese_flooring_and_impossible_cases():
+    app = set_numbers(open_shapes("zh"), shapes_conv_s=2)
+    assert app.title[0].value == "形状计算器"
+    assert output_size(app) == "12 × 12"
+    assert any("23 / 2 不能整除（余数 1）" in text for text in texts(app.info))
+    assert "PyTorch 结果一致：真实的前向传播得到相同的尺寸。" in texts(app.success)
+    app = set_numbers(app, shapes_conv_s=1, shapes_n=5, shapes_conv_f=7)
+    assert "无法构成的层：卷积核 7 大于填充后的输入 5。" in texts(app.error)
+    assert not app.metric
+
+
+def test_language_switch_keeps_the_numbers():
+    app = set_numbers(open_shapes(), shapes_n=5, shapes_conv_f=7)
+    assert "Impossible layer: kernel 7 is larger than the padded input 5." in texts(app.error)
+    app.session_state[LANGUAGE_KEY] = "zh"  # what the sidebar's language box does (AppTest runs the page alone)
+    app.run()
+    assert "无法构成的层：卷积核 7 大于填充后的输入 5。" in texts(app.error)
+    assert app.number_input(key="shapes_n").value == 5
