@@ -41,17 +41,24 @@ if data.source == SOURCE_EMBEDDED:
 st.subheader(t("dataset.samples_heading"))
 controls = st.columns([1, 2, 1, 1, 1], vertical_alignment="bottom")
 split = controls[0].radio(
-    t("dataset.split"), ["test", "train"], format_func=lambda name: t(f"dataset.split_{name}"), horizontal=True
+    t("dataset.split"),
+    ["test", "train"],
+    format_func=lambda name: t(f"dataset.split_{name}"),
+    horizontal=True,
+    key="dataset_split",
 )
-count = controls[1].slider(t("dataset.count"), MIN_SAMPLES, MAX_SAMPLES, MIN_SAMPLES, help=t("dataset.count_help"))
+count = controls[1].slider(
+    t("dataset.count"), MIN_SAMPLES, MAX_SAMPLES, MIN_SAMPLES, help=t("dataset.count_help"), key="dataset_count"
+)
 digit = controls[2].selectbox(
     t("dataset.digit_filter"),
     [None, *range(N_CLASSES)],
     format_func=lambda value: t("dataset.all_digits") if value is None else str(value),
+    key="dataset_digit",
 )
 st.session_state.setdefault(SEED_KEY, 0)
 seed = controls[3].number_input(t("dataset.seed"), 0, SEED_LIMIT, key=SEED_KEY, help=t("dataset.seed_help"))
-controls[4].button(t("dataset.reshuffle"), on_click=reshuffle, icon=":material/shuffle:")
+controls[4].button(t("dataset.reshuffle"), on_click=reshuffle, icon=":material/shuffle:", key="dataset_reshuffle")
 
 images = data.test_images if split == "test" else data.train_images
 labels = data.test_labels if split == "test" else data.train_labels
@@ -96,6 +103,7 @@ with right:
         t("dataset.enlarge"),
         range(len(picked)),
         format_func=lambda i: t("dataset.enlarge_option", number=i + 1, label=picked_labels[i]),
+        key="dataset_enlarged",
     )
     index = picked[position]
     st.plotly_chart(

@@ -1,5 +1,24 @@
+"""For someone who has never seen the app: what it is, what each page teaches, and links to them."""
+
 import streamlit as st
 
+from mnist_core import FLAT_FEATURES
 from ui.i18n import t
+from ui.navigation import PAGES
 
-st.title(t("home.title"))
+st.title(t("app.title"))
+st.write(t("home.intro"))
+
+steps = [entry for entry in PAGES if entry.url_path]  # every page but this one, in the order of the menu
+for row_start in range(0, len(steps), 2):
+    for column, entry in zip(st.columns(2), steps[row_start : row_start + 2]):
+        with column.container(border=True):
+            st.page_link(entry.file, label=t(entry.title_key), icon=entry.icon)
+            st.write(t(f"home.teaches_{entry.section}"))
+
+st.subheader(t("home.network_heading"))
+st.code(t("home.network_layers", flat_features=FLAT_FEATURES), language=None)
+st.caption(t("home.network_note", flat_features=FLAT_FEATURES))
+
+st.subheader(t("home.sidebar_heading"))
+st.write(t("home.sidebar_text"))

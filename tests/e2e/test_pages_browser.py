@@ -15,7 +15,8 @@ def test_page_renders(page, app_url, entry):
     open_app_page(page, app_url, entry.url_path)
 
     assert_no_exception(page)
-    assert page.locator("h1").first.inner_text().strip() == ENGLISH[entry.title_key]
+    heading_key = "app.title" if entry.section == "home" else entry.title_key
+    assert page.locator("h1").first.inner_text().strip() == ENGLISH[heading_key]
     sidebar = page.locator("[data-testid='stSidebar']")
     assert ENGLISH["app.source_embedded"] in sidebar.inner_text()
     save_screenshot(page, entry.section)

@@ -1,0 +1,139 @@
+"""The dataset page in AppTest: the controls change the grid, the filter holds, both languages, bad data folders."""
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from mnist_core import MEAN, STD
+from mnist_core.samples import MAX_SAMPLES, MIN_SAMPLES, pick_samples
+from tests.conftest import ROOT
+from ui.data import load_data
+from ui.i18n import LANGUAGE_KEY, strings
+
+RUN_TIMEOUT_S = 120
+
+
+def open_dataset_page(language: str = "en") -> AppTest:
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=RUN_TIMEOUT_S)
+    app.session_state[LANGUAGE_KEY] = language
+    app.run()
+    app.switch_page("pages/dataset.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def grid_captions(app: AppTest) -> list[str]:
+    return [image.caption for image in app.get("image")[0].proto.imgs]
+
+
+def grid_labels(app: AppTest) -> list[int]:
+    return [int(caption.rsplit(" ", 1)[-1]) for caption in grid_captions(app)]
+
+
+def heatmap_spec(app: AppTest) -> dict:
+    import json
+
+    specs = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+    return next(spec for spec in specs if spec["data"][0]["type"] == "heatmap")
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_data()
+
+
+@pytest.fixture
+def app():
+    return open_dataset_page()
+
+
+def test_default_grid_is_the_tutorials_six_test_digits(app, data):
+    expected = data.test_labels[pick_samples(data.test_labels, MIN_SAMPLES, seed=0)].tolist()
+    assert grid_captions(app) == [f"Ground truth: {label}" for label in expected]
+
+
+def test_count_slider_sets_the_grid_size(app):
+    app.slider(key="dataset_count").set_value(MAX_SAMPLES).run()
+    assert len(grid_captions(app)) == MAX_SAMPLES
+
+
+def test_digit_filter_shows_only_that_digit(app):
+    app.slider(key="dataset_count").set_value(40).run()
+    app.selectbox(key="dataset_digit").set_value(7).run()
+    assert grid_labels(app) == [7] * 40
+
+
+def test_split_and_seed_change_the_samples(app, data):
+    first = grid_captions(app)
+    app.radio(key="dataset_split").set_value("train").run()
+    expected = data.train_labels[pick_samples(data.train_labels, MIN_SAMPLES, seed=0)].tolist()
+    assert grid_labels(app) == expected
+
+    app.number_input(key="dataset_seed").set_value(12345).run()
+    expected = data.train_labels[pick_samples(data.train_labels, MIN_SAMPLES, seed=12345)].tolist()
+    assert grid_labels(app) == expected
+    assert grid_captions(app) != first
+
+
+def test_reshuffle_picks_a_new_seed(app):
+    before = app.number_input(key="dataset_seed").value
+    app.button(key="dataset_reshuffle").click().run()
+    assert not app.exception
+    assert app.number_input(key="dataset_seed").value != before
+
+
+def test_heatmap_hover_carries_raw_and_normalized_values(app, data):
+    app.selectbox(key="dataset_enlarged").set_value(2).run()
+    trace = heatmap_spec(app)["data"][0]
+    raw = torch.tensor(trace["z"], dtype=torch.float64)
+    normalized = torch.tensor(trace["customdata"], dtype=torch.float64)
+    assert raw.shape == normalized.shape == (28, 28)
+    assert raw.min() >= 0 and raw.max() <= 255 and raw.max() > 100  # a real digit has ink
+    assert torch.allclose(normalized, (raw / 255 - MEAN) / STD, atol=0.01)
+    assert "%{z}" in trace["hovertemplate"] and "%{customdata" in trace["hovertemplate"]
+    index = pick_samples(data.test_labels, MIN_SAMPLES, seed=0)[2]
+    assert heatmap_spec(app)["layout"]["title"]["text"] == f"Ground truth: {int(data.test_labels[index])}"
+
+
+def test_class_distribution_has_both_splits(app, data):
+    import json
+
+    bars = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+    traces = next(spec for spec in bars if spec["data"][0]["type"] == "bar")["data"]
+    assert sorted(trace["name"] for trace in traces) == ["Test set", "Training set"]
+    assert sum(sum(trace["y"]) for trace in traces) == data.n_train + data.n_test
+
+
+def test_normalization_table_shows_constants_and_measured_values(app):
+    table = app.table[0].value
+    assert table.iloc[0, 0] == f"{MEAN:.4f}" and table.iloc[1, 0] == f"{STD:.4f}"
+    measured_mean, measured_std = float(table.iloc[0, 1]), float(table.iloc[1, 1])
+    assert abs(measured_mean - MEAN) < 0.02 and abs(measured_std - STD) < 0.02
+
+
+def test_chinese_page(data):
+    app = open_dataset_page("zh")
+    assert app.title[0].value == strings("zh")["dataset.title"]
+    assert all(caption.startswith("真实标签：") for caption in grid_captions(app))
+    assert app.radio(key="dataset_split").options == ["测试集", "训练集"]
+
+
+def test_bad_data_folder_warns_and_falls_back(monkeypatch, tmp_path):
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(b"not an idx file")
+    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path))
+    load_data.clear()
+    try:
+        app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=RUN_TIMEOUT_S)
+        app.run()  # AppTest drops the router's sidebar after switch_page, so read it on the home page
+        assert not app.exception
+        warnings = " ".join(warning.value for warning in app.sidebar.warning)
+        assert f"MNIST_DATA_DIR={tmp_path} could not be used" in warnings
+        notes = " ".join(caption.value for caption in app.sidebar.expander[0].caption)
+        assert "missing" in notes  # the core's reason: the other three files are not there
+
+        app.switch_page("pages/dataset.py").run()
+        assert not app.exception
+        assert len(grid_captions(app)) == MIN_SAMPLES  # the page still works on the fallback data
+    finally:
+        monkeypatch.delenv("MNIST_DATA_DIR")
+        load_data.clear()
