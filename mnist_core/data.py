@@ -176,6 +176,31 @@ def read_idx_folder(folder: str | os.PathLike) -> tuple[torch.Tensor, torch.Tens
     )
 
 
+def write_idx_file(path: str | os.PathLike, values: torch.Tensor) -> Path:
+    """Write a uint8 tensor (N x 28 x 28 images or N labels) as an IDX file, gzipped if path ends in .gz."""
+    path = Path(path)
+    values = values.to(torch.uint8).contiguous().cpu()
+    magic = IMAGES_MAGIC if values.dim() == 3 else LABELS_MAGIC
+    header = magic.to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in values.shape)
+    payload = header + values.numpy().tobytes()
+    path.write_bytes(gzip.compress(payload, compresslevel=1) if path.suffix == ".gz" else payload)
+    return path
+
+
+def write_idx_folder(
+    folder: str | os.PathLike,
+    arrays: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+    compress: bool = False,
+) -> Path:
+    """Write train images, train labels, test images, test labels (as read_idx_folder returns them)
+    under their standard names, so any MNIST reader (this package, torchvision) can load them."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stem, values in zip(IDX_FILES.values(), arrays):
+        write_idx_file(folder / (stem + (".gz" if compress else "")), values)
+    return folder
+
+
 _download_lock = threading.Lock()
 _download_failed: str | None = None  # remembered for the whole process: offline stays offline
 

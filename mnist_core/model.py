@@ -48,7 +48,10 @@ class Net(nn.Module):
 
     @torch.no_grad()
     def feature_maps(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Activations after each conv block (eval mode), for the drawing page's 'inside the net'."""
-        conv1 = F.relu(F.max_pool2d(self.conv1(x), POOL_SIZE))
-        conv2 = F.relu(F.max_pool2d(self.conv2(conv1), POOL_SIZE))
-        return {"conv1": self.conv1(x), "pool1": conv1, "conv2": self.conv2(conv1), "pool2": conv2}
+        """Activations of the conv blocks as the eval-mode forward pass sees them (no dropout),
+        for the drawing page's look inside the net: conv1, pool1 (after relu), conv2, pool2 (after relu)."""
+        conv1 = self.conv1(x)
+        pool1 = F.relu(F.max_pool2d(conv1, POOL_SIZE))
+        conv2 = self.conv2(pool1)
+        pool2 = F.relu(F.max_pool2d(conv2, POOL_SIZE))
+        return {"conv1": conv1, "pool1": pool1, "conv2": conv2, "pool2": pool2}
