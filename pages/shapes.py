@@ -124,13 +124,13 @@ with results:
     if refusal:
         message = t("shapes.pytorch_refuses_too") if steps is None else t("shapes.pytorch_refuses_only")
         st.markdown(message)
-        st.code(f"{call}\n# {refusal}", language="python")
+        st.code(f"{call}\n# {refusal}", language="python", wrap_lines=True)
     elif steps is not None and torch_shape[1:] == (steps.result, steps.result):
         st.success(t("shapes.pytorch_agrees"), icon=":material/verified:")
-        st.code(f"{call}\n# torch.Size({list((1,) + torch_shape)})", language="python")
+        st.code(f"{call}\n# torch.Size({list((1,) + torch_shape)})", language="python", wrap_lines=True)
     else:
         st.error(t("shapes.pytorch_disagrees", shape=shape_text(torch_shape)))
-        st.code(f"{call}\n# torch.Size({list((1,) + torch_shape)})", language="python")
+        st.code(f"{call}\n# torch.Size({list((1,) + torch_shape)})", language="python", wrap_lines=True)
     st.caption(t("shapes.pytorch_one_channel"))
 
     if kind == CONV:
@@ -193,7 +193,7 @@ st.dataframe(
 flat = next(row for row in table if row.name == "view")
 channels, side, _ = next(row for row in reversed(table) if len(row.output_shape) == 3).output_shape
 st.markdown(t("shapes.seed_why_320", channels=channels, side=side, flat=flat.output_shape[0],
-              total=sum(row.parameters for row in table)))
+              total=f"{sum(row.parameters for row in table):,}"))
 
 # --- Your own chain -------------------------------------------------------------------------
 st.header(t("shapes.chain_heading"))

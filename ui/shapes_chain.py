@@ -79,7 +79,7 @@ def layer_row_controls(index: int, row: dict, trace: LayerTrace, describe_result
     """One bordered row: the layer's numbers, up / down / remove, and what the layer makes of its input."""
     rows = chain_rows()
     with st.container(border=True):
-        heading, *number_columns, buttons = st.columns([1.3, 1, 1, 1, 1, 1, 1.2], vertical_alignment="bottom")
+        heading, *number_columns = st.columns([1.4, 1, 1, 1, 1, 1], vertical_alignment="bottom")
         kind_name = t(f"shapes.kind_{row['kind']}")
         heading.markdown(f"**{index + 1}. {kind_name}**")
         fields = [name for name in FIELD_BOUNDS if name in row]
@@ -89,11 +89,12 @@ def layer_row_controls(index: int, row: dict, trace: LayerTrace, describe_result
                 t(f"shapes.chain_{field}"), low, high, value=row[field], key=widget_key(row, field),
                 on_change=_store, args=(row, field),
             )
-        up, down, remove = buttons.columns(3)
-        up.button("↑", key=widget_key(row, "up"), on_click=move_layer, args=(index, -1),
+        result, up, down, remove = st.columns([7, 1, 1, 1], vertical_alignment="center")
+        with result:
+            describe_result(trace)
+        up.button("↑", key=widget_key(row, "up"), on_click=move_layer, args=(index, -1), width="stretch",
                   disabled=index == 0, help=t("shapes.chain_up"))
-        down.button("↓", key=widget_key(row, "down"), on_click=move_layer, args=(index, 1),
+        down.button("↓", key=widget_key(row, "down"), on_click=move_layer, args=(index, 1), width="stretch",
                     disabled=index == len(rows) - 1, help=t("shapes.chain_down"))
-        remove.button("✕", key=widget_key(row, "remove"), on_click=remove_layer, args=(index,),
+        remove.button("✕", key=widget_key(row, "remove"), on_click=remove_layer, args=(index,), width="stretch",
                       help=t("shapes.chain_remove"))
-        describe_result(trace)

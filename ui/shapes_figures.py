@@ -120,7 +120,7 @@ def sliding_window_figure(steps: OutputSizeSteps, position: int) -> go.Figure:
             y0=top - 0.5, y1=top + steps.span - 0.5,
         )
         figure.add_annotation(
-            x=left - steps.s / 2 - 0.5, y=top - 0.5, xref="x", yref="y", yshift=12, showarrow=False,
+            x=left - steps.s / 2 - 0.5, y=top + steps.span - 0.5, xref="x", yref="y", yshift=-12, showarrow=False,
             text=t("shapes.picture_stride", s=steps.s), font=dict(color="#7f3f00"),
         )
     for kind, colour in KIND_COLOURS.items():  # legend entries; the heat map itself has none

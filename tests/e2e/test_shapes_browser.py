@@ -1,0 +1,75 @@
+"""The shape page in real Chromium: typed numbers reach the app and the result, formula and picture follow."""
+
+from tests.e2e.conftest import assert_no_exception, open_app_page, save_screenshot, wait_idle
+from ui.i18n import strings
+
+ENGLISH = strings("en")
+CHINESE = strings("zh")
+
+
+def number_input(page, label: str):
+    return page.locator("[data-testid='stNumberInput']").filter(has_text=label).locator("input").first
+
+
+def type_number(page, label: str, value: int) -> None:
+    field = number_input(page, label)
+    field.fill(str(value))
+    field.press("Enter")
+    wait_idle(page)
+
+
+def output_size(page) -> str:
+    return page.locator("[data-testid='stMetricValue']").first.inner_text().strip()
+
+
+def test_typed_stride_updates_the_result_and_the_picture(page, app_url):
+    open_app_page(page, app_url, "shapes")
+    assert_no_exception(page)
+    assert output_size(page) == "24 × 24"
+    assert ENGLISH["shapes.pytorch_agrees"] in " ".join(page.locator("[data-testid='stAlert']").all_inner_texts())
+
+    type_number(page, ENGLISH["shapes.s"], 2)
+    assert_no_exception(page)
+    assert output_size(page) == "12 × 12"
+    alerts = " ".join(page.locator("[data-testid='stAlert']").all_inner_texts())
+    assert "23 / 2 is not exact (remainder 1)" in alerts
+    assert ENGLISH["shapes.pytorch_agrees"] in alerts
+    formula = page.locator("[data-testid='stMarkdownContainer'] .katex").first.inner_text()
+    assert "11.5" in formula
+    save_screenshot(page, "shapes_flooring")
+
+    # a small grid, with padding and dilation, so the picture shows all of them
+    type_number(page, ENGLISH["shapes.n"], 11)
+    type_number(page, ENGLISH["shapes.f"], 3)
+    type_number(page, ENGLISH["shapes.d"], 2)
+    page.locator("[data-testid='stRadio']").filter(has_text=ENGLISH["shapes.preset"]).get_by_text(
+        ENGLISH["shapes.preset_custom"], exact=True
+    ).click()
+    wait_idle(page)
+    type_number(page, ENGLISH["shapes.p"], 1)
+    assert output_size(page) == "5 × 5"  # floor((11 + 2 - 2 * 2 - 1) / 2) + 1
+    chart = page.locator("[data-testid='stPlotlyChart']").first
+    assert "Output: 5 × 5, cell (row 0, column 0)" in chart.inner_text()
+    thumb = page.get_by_role("slider", name=ENGLISH["shapes.picture_position"])
+    thumb.focus()
+    for _ in range(2):
+        thumb.press("ArrowRight")
+    wait_idle(page)
+    chart.scroll_into_view_if_needed()
+    assert "Output: 5 × 5, cell (row 0, column 2)" in chart.inner_text()
+    assert "stride 2" in chart.inner_text()
+    assert_no_exception(page)
+    save_screenshot(page, "shapes_picture")
+
+
+def test_impossible_layer_shows_the_rule_in_chinese(new_page, app_url):
+    page = new_page(locale="zh-CN")
+    open_app_page(page, app_url, "shapes")
+    assert page.locator("h1").first.inner_text().strip() == CHINESE["shapes.title"]
+    type_number(page, CHINESE["shapes.n"], 5)
+    type_number(page, CHINESE["shapes.f"], 7)
+    assert_no_exception(page)
+    errors = page.locator("[data-testid='stAlertContentError']").all_inner_texts()
+    assert any("无法构成的层：卷积核 7 大于填充后的输入 5。" in text for text in errors), errors
+    assert not page.locator("[data-testid='stMetricValue']").count()
+    save_screenshot(page, "shapes_impossible_zh")
