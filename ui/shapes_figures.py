@@ -60,7 +60,8 @@ def output_positions(steps: OutputSizeSteps) -> int:
     return steps.result * steps.result
 
 
-def _cell_kinds(steps: OutputSizeSteps, row: int, col: int) -> np.ndarray:
+def cell_kinds(steps: OutputSizeSteps, row: int, col: int) -> np.ndarray:
+    """Kind of every padded input cell (PADDING, INPUT, ...) with the kernel at output cell (row, col)."""
     size, p = steps.padded, steps.p
     kinds = np.full((size, size), PADDING)
     kinds[p:p + steps.n, p:p + steps.n] = INPUT
@@ -79,7 +80,7 @@ def _cell_kinds(steps: OutputSizeSteps, row: int, col: int) -> np.ndarray:
 def sliding_window_figure(steps: OutputSizeSteps, position: int) -> go.Figure:
     """The padded input with the kernel at output position `position` (row-major, from 0), and the output grid."""
     row, col = divmod(position, steps.result)
-    kinds = _cell_kinds(steps, row, col)
+    kinds = cell_kinds(steps, row, col)
     size = steps.padded
     colourscale = []
     for kind, colour in KIND_COLOURS.items():  # one flat band per kind on a 0..4 scale

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from mnist_core.shapes import conv_output_steps, pool_output_steps
 from tests.conftest import ROOT
 from ui.i18n import LANGUAGE_KEY
+from ui.shapes_figures import DROPPED, HOLE, INPUT, PADDING, TAP, cell_kinds
 
 RUN_TIMEOUT_S = 120  # the first run imports torch and plotly
 
@@ -245,3 +248,27 @@ def test_language_switch_keeps_the_numbers():
     app.run()
     assert "无法构成的层：卷积核 7 大于填充后的输入 5。" in texts(app.error)
     assert app.number_input(key="shapes_n").value == 5
+
+
+def test_picture_cells_show_padding_dilation_and_the_taps():
+    steps = conv_output_steps(11, 3, p=1, s=2, d=2)  # padded 13, span 5, output 5
+    kinds = cell_kinds(steps, row=0, col=2)
+    taps = np.argwhere(kinds == TAP)
+    assert sorted(map(tuple, taps)) == [(r, c) for r in (0, 2, 4) for c in (4, 6, 8)]
+    assert np.count_nonzero(kinds == HOLE) == 5 * 5 - 9
+    assert (kinds[[0, -1], :] != INPUT).all() and (kinds[:, [0, -1]] != INPUT).all()  # the padding ring
+    assert np.count_nonzero(kinds == PADDING) == 13 * 13 - 11 * 11 - 5  # the window's top row lies on the padding
+    assert not (kinds == DROPPED).any()  # (13 - 5) / 2 is exact
+
+
+def test_picture_cells_mark_what_the_floor_drops():
+    steps = conv_output_steps(28, 5, s=2)
+    kinds = cell_kinds(steps, row=0, col=0)
+    dropped = np.argwhere(kinds == DROPPED)
+    assert len(dropped) == 28 + 27 and all(r == 27 or c == 27 for r, c in dropped)
+
+
+def test_picture_cells_for_a_ceil_mode_window_past_the_edge():
+    steps = pool_output_steps(5, 2, 2, ceil_mode=True)  # 3 windows: the last one hangs over by one cell
+    kinds = cell_kinds(steps, row=2, col=2)
+    assert kinds.shape == (5, 5) and np.count_nonzero(kinds == TAP) == 1 and kinds[4, 4] == TAP
