@@ -20,12 +20,15 @@ from mnist_core.shapes import (
     seed_network_table,
     trace_chain,
 )
+from mnist_core.model import CONV1_CHANNELS, IMAGE_SIZE, KERNEL_SIZE, POOL_SIZE
 from ui.i18n import t
-from ui.shapes_chain import add_layer, as_layer, chain_rows, layer_row_controls, reset_to_seed
+from ui.shapes_chain import FIELD_BOUNDS, add_layer, as_layer, chain_rows, layer_row_controls, reset_to_seed
 from ui.shapes_figures import MAX_PICTURE_CELLS, formula_latex, output_positions, rule_text, sliding_window_figure
 
 PRESETS = ("valid", "same", "custom")
-DEFAULTS = {CONV: {"f": 5, "s": 1}, POOL: {"f": 2, "s": 2}}  # the seed's conv and pool layers
+DEFAULTS = {CONV: {"f": KERNEL_SIZE, "s": 1}, POOL: {"f": POOL_SIZE, "s": POOL_SIZE}}  # the seed's conv1 and pool
+NEW_CONV = ConvLayer(CONV1_CHANNELS, 3)  # what "add a conv layer" appends: a common 3 x 3 kernel
+NEW_POOL = PoolLayer(POOL_SIZE)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -54,17 +57,19 @@ with controls:
     kind_names = {name: t(f"shapes.kind_{name}") for name in (CONV, POOL)}
     kind = st.radio(t("shapes.layer_kind"), (CONV, POOL), format_func=kind_names.get, horizontal=True,
                     key="shapes_kind")
-    n = st.number_input(t("shapes.n"), 1, 512, 28, key="shapes_n", help=t("shapes.n_help"))
+    n = st.number_input(t("shapes.n"), *FIELD_BOUNDS["input_size"], IMAGE_SIZE, key="shapes_n", help=t("shapes.n_help"))
     left, right = st.columns(2)
-    f = left.number_input(t("shapes.f"), 1, 31, DEFAULTS[kind]["f"], key=f"shapes_{kind}_f", help=t("shapes.f_help"))
-    s = right.number_input(t("shapes.s"), 1, 31, DEFAULTS[kind]["s"], key=f"shapes_{kind}_s", help=t("shapes.s_help"))
-    d = left.number_input(t("shapes.d"), 1, 8, 1, key=f"shapes_{kind}_d", help=t("shapes.d_help"))
+    f = left.number_input(t("shapes.f"), *FIELD_BOUNDS["kernel_size"], DEFAULTS[kind]["f"], key=f"shapes_{kind}_f",
+                          help=t("shapes.f_help"))
+    s = right.number_input(t("shapes.s"), *FIELD_BOUNDS["stride"], DEFAULTS[kind]["s"], key=f"shapes_{kind}_s",
+                           help=t("shapes.s_help"))
+    d = left.number_input(t("shapes.d"), *FIELD_BOUNDS["dilation"], 1, key=f"shapes_{kind}_d", help=t("shapes.d_help"))
     preset_names = {name: t(f"shapes.preset_{name}") for name in PRESETS}
     preset = right.radio(t("shapes.preset"), PRESETS, format_func=preset_names.get,
                          horizontal=True, key=f"shapes_{kind}_preset", help=t("shapes.preset_help"))
     plan = same_padding_plan(f, d)
     if preset == "custom":
-        p = st.number_input(t("shapes.p"), 0, 31, 0, key=f"shapes_{kind}_p", help=t("shapes.p_help"))
+        p = st.number_input(t("shapes.p"), *FIELD_BOUNDS["padding"], 0, key=f"shapes_{kind}_p", help=t("shapes.p_help"))
     else:
         p = 0 if preset == "valid" else plan.left
         st.markdown(t(f"shapes.preset_{preset}_sets", p=p))
@@ -72,10 +77,10 @@ with controls:
     ceil_mode = False
     if kind == CONV:
         left, right = st.columns(2)
-        in_channels = left.number_input(t("shapes.in_channels"), 1, 512, 1, key="shapes_in_channels",
-                                        help=t("shapes.in_channels_help"))
-        out_channels = right.number_input(t("shapes.out_channels"), 1, 512, 10, key="shapes_out_channels",
-                                          help=t("shapes.out_channels_help"))
+        in_channels = left.number_input(t("shapes.in_channels"), *FIELD_BOUNDS["in_channels"], 1,
+                                        key="shapes_in_channels", help=t("shapes.in_channels_help"))
+        out_channels = right.number_input(t("shapes.out_channels"), *FIELD_BOUNDS["out_channels"], CONV1_CHANNELS,
+                                          key="shapes_out_channels", help=t("shapes.out_channels_help"))
     else:
         ceil_mode = st.checkbox(t("shapes.ceil_mode"), key="shapes_ceil_mode", help=t("shapes.ceil_mode_help"))
 
@@ -110,14 +115,15 @@ with results:
             st.markdown(t("shapes.output_shape_pool"))
         st.latex(formula_latex(steps))
         if steps.last_window_removed:
-            st.caption(t("shapes.last_window_removed", start=(steps.rounded) * s, limit=n + p))
+            st.caption(t("shapes.last_window_removed", start=steps.rounded * s, limit=n + p))
         if steps.exact:
             st.success(t("shapes.exact", numerator=steps.numerator, s=s), icon=":material/check:")
         elif steps.ceil_mode:
             st.info(t("shapes.ceil_overhang", numerator=steps.numerator, s=s))
         else:
             st.info(t("shapes.dropped", numerator=steps.numerator, s=s, remainder=steps.numerator % s,
-                      leftover=steps.leftover, dropped=steps.dropped_input, padding=steps.leftover - steps.dropped_input))
+                      leftover=steps.leftover, dropped=steps.dropped_input,
+                      padding=steps.leftover - steps.dropped_input))
 
     module, torch_shape, refusal = pytorch_check(kind, n, f, p, s, d, ceil_mode)
     call = f"{module}(torch.zeros(1, 1, {n}, {n})).shape"
@@ -218,11 +224,12 @@ for index, (row, step) in enumerate(zip(rows, trace.layers)):
     layer_row_controls(index, row, step, describe_result)
 
 buttons = st.columns(3)
-buttons[0].button(t("shapes.chain_add_conv"), on_click=add_layer, args=(ConvLayer(10, 3),), key="shapes_chain_add_conv",
+buttons[0].button(t("shapes.chain_add_conv"), on_click=add_layer, args=(NEW_CONV,), key="shapes_chain_add_conv",
                   icon=":material/add:")
-buttons[1].button(t("shapes.chain_add_pool"), on_click=add_layer, args=(PoolLayer(2),), key="shapes_chain_add_pool",
+buttons[1].button(t("shapes.chain_add_pool"), on_click=add_layer, args=(NEW_POOL,), key="shapes_chain_add_pool",
                   icon=":material/add:")
-buttons[2].button(t("shapes.chain_reset"), on_click=reset_to_seed, key="shapes_chain_reset", icon=":material/restart_alt:")
+buttons[2].button(t("shapes.chain_reset"), on_click=reset_to_seed, key="shapes_chain_reset",
+                  icon=":material/restart_alt:")
 
 if trace.first_error is not None:
     st.error(t("shapes.chain_failed", number=trace.first_error + 1))

@@ -13,13 +13,15 @@ from ui.i18n import t
 
 CHAIN_KEY = "shapes_chain"
 NEXT_ID_KEY = "shapes_chain_next_id"
-# field -> (minimum, maximum): the same bounds as the single-layer calculator
+# field -> (minimum, maximum) for every number the shape page takes; layer fields first, in display order
 FIELD_BOUNDS = {
     "out_channels": (1, 512),
     "kernel_size": (1, 31),
     "padding": (0, 31),
     "stride": (1, 31),
     "dilation": (1, 8),
+    "input_size": (1, 512),
+    "in_channels": (1, 512),
 }
 
 
@@ -82,7 +84,7 @@ def layer_row_controls(index: int, row: dict, trace: LayerTrace, describe_result
         heading, *number_columns = st.columns([1.4, 1, 1, 1, 1, 1], vertical_alignment="bottom")
         kind_name = t(f"shapes.kind_{row['kind']}")
         heading.markdown(f"**{index + 1}. {kind_name}**")
-        fields = [name for name in FIELD_BOUNDS if name in row]
+        fields = [name for name in FIELD_BOUNDS if name in row]  # a pooling row has no out_channels
         for column, field in zip(number_columns[-len(fields):], fields):
             low, high = FIELD_BOUNDS[field]
             column.number_input(

@@ -227,7 +227,8 @@ def test_chain_marks_the_first_impossible_layer_and_skips_the_rest():
     assert trace.layers[3].output_shape == (4, 3, 3)
     failed = trace.layers[4]
     assert failed.input_shape == (4, 3, 3) and failed.output_shape is None
-    assert failed.error.rule == "kernel_too_large" and str(failed.error) == "kernel 5 is larger than the padded input 3."
+    assert failed.error.rule == "kernel_too_large"
+    assert str(failed.error) == "kernel 5 is larger than the padded input 3."
     assert not trace.layers[5].reached
     assert trace.output_shape is None
     with pytest.raises(ValueError, match="PyTorch refuses"):
