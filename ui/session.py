@@ -37,6 +37,7 @@ CHECKPOINT_ROOT = Path(tempfile.gettempdir()) / "mnist-dashboard"
 CHECKPOINT_NAME = "checkpoint.pt"
 MAX_REMEMBERED_SESSIONS = 200  # idle sessions beyond this are forgotten, oldest first (their files stay)
 QUICK_MODEL_CONFIG = TrainConfig(n_epochs=1)
+LIVE_REFRESH_SECONDS = 0.5  # how often a page polls a running job; the issue asks for at least once a second
 
 
 @dataclass(frozen=True)
