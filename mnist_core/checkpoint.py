@@ -36,13 +36,14 @@ class CheckpointError(ValueError):
 
 
 def checkpoint_dict(state: TrainingState) -> dict:
+    """A copy of everything in ``state`` (never views of live tensors), ready for torch.save."""
     rng = {"shuffle": state.shuffle_generator.get_state()}
     if state.torch_rng_state is not None:
-        rng["torch"] = state.torch_rng_state
+        rng["torch"] = state.torch_rng_state.clone()
     return {
         "format": FORMAT,
         "version": VERSION,
-        "model_state": {k: v.detach().cpu() for k, v in state.model.state_dict().items()},
+        "model_state": _to_cpu(state.model.state_dict()),
         "optimizer_state": _to_cpu(state.optimizer.state_dict()),
         "config": state.config.to_dict(),
         "history": state.history.to_dict(),
@@ -104,12 +105,15 @@ def load_checkpoint(source: Source, device: torch.device | str = "cpu") -> Train
     try:
         payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise CheckpointError(
-            f"{name} was refused: it holds Python objects other than tensors and plain data, "
-            "which could run code. Only checkpoints saved by this app can be loaded."
-        ) from exc
+        if "global" in str(exc).lower():  # the safe unpickler met a class or function reference
+            raise CheckpointError(
+                f"{name} was refused: it holds Python objects other than tensors and plain data, "
+                "which could run code. Only checkpoints saved by this app can be loaded."
+            ) from exc
+        raise CheckpointError(f"{name} is not a readable PyTorch checkpoint (damaged, or another format).") from exc
     except Exception as exc:  # truncated zip, random bytes, ...
-        raise CheckpointError(f"{name} is not a readable PyTorch checkpoint ({type(exc).__name__}: {exc}).") from exc
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{name} is not a readable PyTorch checkpoint ({detail}).") from exc
     return _state_from_payload(payload, name, torch.device(device))
 
 
@@ -190,7 +194,7 @@ def _state_from_payload(payload: object, name: str, device: torch.device) -> Tra
 
 def _to_cpu(value):
     if isinstance(value, torch.Tensor):
-        return value.detach().cpu()
+        return value.detach().to("cpu", copy=True)
     if isinstance(value, dict):
         return {k: _to_cpu(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

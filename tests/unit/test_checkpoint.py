@@ -1,0 +1,194 @@
+"""Checkpoints: a full round trip, atomic writes, and every kind of bad file refused with no side effect."""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from mnist_core import CheckpointError, TrainConfig, checkpoint_bytes, load_checkpoint, new_training_state, save_checkpoint, train
+from mnist_core import checkpoint as checkpoint_module
+from mnist_core.checkpoint import DEFAULT_CHECKPOINT_DIR, checkpoint_dict
+
+
+def same_tensors(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_round_trip_keeps_everything(trained_state, tmp_path):
+    path = save_checkpoint(trained_state, tmp_path / "sub" / "model.pt")
+    loaded = load_checkpoint(path)
+    assert same_tensors(loaded.model.state_dict(), trained_state.model.state_dict())
+    saved_optimizer, loaded_optimizer = trained_state.optimizer.state_dict(), loaded.optimizer.state_dict()
+    assert saved_optimizer["param_groups"] == loaded_optimizer["param_groups"]
+    for index, buffers in saved_optimizer["state"].items():
+        assert torch.equal(buffers["momentum_buffer"], loaded_optimizer["state"][index]["momentum_buffer"])
+    assert loaded.config == trained_state.config
+    assert loaded.history == trained_state.history
+    assert (loaded.epochs_done, loaded.examples_seen) == (3, 3 * 4000)
+    assert torch.equal(loaded.shuffle_generator.get_state(), trained_state.shuffle_generator.get_state())
+    assert torch.equal(loaded.torch_rng_state, trained_state.torch_rng_state)
+    assert loaded.optimizer.param_groups[0]["params"][0] is next(loaded.model.parameters())
+
+
+def test_bytes_and_file_objects_load_too(trained_state):
+    data = checkpoint_bytes(trained_state)
+    assert len(data) < 1_000_000
+    for source in (data, io.BytesIO(data)):
+        assert load_checkpoint(source).history == trained_state.history
+
+
+def test_default_folder_is_relative_and_named():
+    assert DEFAULT_CHECKPOINT_DIR == Path("checkpoints")
+
+
+def test_interrupted_write_leaves_the_old_file_and_no_debris(trained_state, tmp_path, monkeypatch):
+    target = tmp_path / "model.pt"
+    save_checkpoint(new_training_state(TrainConfig(device="cpu")), target)
+    before = target.read_bytes()
+
+    def interrupted(fd):
+        raise KeyboardInterrupt  # Ctrl-C, or the process killed, after part of the bytes were written
+
+    monkeypatch.setattr(checkpoint_module.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(trained_state, target)
+    assert target.read_bytes() == before
+    assert os.listdir(tmp_path) == ["model.pt"]
+
+
+def test_write_into_a_missing_file_never_leaves_a_partial_one(trained_state, tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoint_module.os, "replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(trained_state, tmp_path / "model.pt")
+    assert os.listdir(tmp_path) == []
+
+
+class RunsCode:
+    """Unpickling this calls Path.touch(marker): the kind of payload a hostile file carries."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+@pytest.mark.parametrize("how", ["torch.save", "plain pickle"])
+def test_pickle_that_would_run_code_is_refused_without_running_it(trained_state, tmp_path, how):
+    marker = tmp_path / "code_ran"
+    payload = checkpoint_dict(trained_state)
+    payload["history"] = RunsCode(marker)
+    path = tmp_path / "hostile.pt"
+    if how == "torch.save":
+        torch.save(payload, path)
+    else:
+        path.write_bytes(pickle.dumps(payload))
+    rng_before = torch.get_rng_state()
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)
+    assert not marker.exists()
+    if how == "torch.save":
+        assert "was refused: it holds Python objects other than tensors" in str(info.value)
+    else:  # the safe unpickler stops even earlier, at pickle protocol 4's framing
+        assert "is not a readable PyTorch checkpoint" in str(info.value)
+    assert torch.equal(torch.get_rng_state(), rng_before)
+
+
+def test_truncated_and_random_files(trained_state, tmp_path):
+    data = checkpoint_bytes(trained_state)
+    with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
+        load_checkpoint(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
+        load_checkpoint(os.urandom(5000))
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def saved(payload) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return buffer.getvalue()
+
+
+def test_another_models_state_dict_is_refused_with_a_hint():
+    with pytest.raises(CheckpointError, match="not a checkpoint of this app. It looks like a bare state_dict"):
+        load_checkpoint(saved(nn.Linear(3, 2).state_dict()))
+
+
+def test_checkpoint_of_another_network_or_shape(trained_state):
+    payload = checkpoint_dict(trained_state)
+    payload["model_state"] = nn.Sequential(nn.Linear(784, 10)).state_dict()
+    with pytest.raises(CheckpointError, match="holds a different model: its layers are"):
+        load_checkpoint(saved(payload))
+
+    payload = checkpoint_dict(trained_state)
+    payload["model_state"]["conv2.weight"] = torch.zeros(40, 10, 5, 5)
+    with pytest.raises(CheckpointError, match=r"conv2.weight has shape \(40, 10, 5, 5\), expected \(20, 10, 5, 5\)"):
+        load_checkpoint(saved(payload))
+
+    payload = checkpoint_dict(trained_state)
+    payload["model_state"]["fc1.bias"][3] = float("nan")
+    with pytest.raises(CheckpointError, match="fc1.bias contains NaN"):
+        load_checkpoint(saved(payload))
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda p: p.pop("optimizer_state"), "missing optimizer_state"),
+        (lambda p: p.update(version=99), "checkpoint version 99"),
+        (lambda p: p["config"].update(learning_rate=-1), "invalid training config: learning_rate"),
+        (lambda p: p.update(epochs_done=-1), "invalid progress counters"),
+        (lambda p: p["history"]["train_counter"].pop(), "inconsistent history"),
+        (lambda p: p.update(optimizer_state={"state": {}, "param_groups": []}), "optimizer state that does not fit"),
+        (lambda p: p["rng"].update(shuffle=torch.zeros(3, dtype=torch.uint8)), "invalid RNG state"),
+    ],
+)
+def test_inconsistent_contents_are_refused(trained_state, change, words):
+    payload = checkpoint_dict(trained_state)
+    change(payload)
+    with pytest.raises(CheckpointError, match=words):
+        load_checkpoint(saved(payload))
+
+
+def test_oversized_files_are_refused_before_reading(trained_state, tmp_path, monkeypatch):
+    data = checkpoint_bytes(trained_state)
+    monkeypatch.setattr(checkpoint_module, "MAX_CHECKPOINT_BYTES", len(data) - 1)
+    path = tmp_path / "big.pt"
+    path.write_bytes(data)
+    for source in (path, data, io.BytesIO(data)):
+        with pytest.raises(CheckpointError, match="a checkpoint of this network is under 1 MB"):
+            load_checkpoint(source)
+
+
+def test_a_zip_that_is_not_a_checkpoint(tmp_path):
+    path = tmp_path / "archive.pt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("hello.txt", "hi")
+    with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
+        load_checkpoint(path)
+
+
+def test_loaded_state_continues_training(trained_state, embedded_data):
+    loaded = load_checkpoint(checkpoint_bytes(trained_state))
+    small = embedded_data.to("cpu")
+    events = list(train(loaded, small, n_epochs=1, cpu_threads=1))
+    assert events[-1].epoch == 4 and events[-1].examples_seen == 4 * 4000
+    assert loaded.history.test_counter[-1] == 16000 and loaded.history.resume_points == [12000]
+    assert trained_state.epochs_done == 3  # the original is untouched
+
+
+def test_checkpoint_dict_is_a_copy_not_a_view(trained_state):
+    payload = checkpoint_dict(trained_state)
+    payload["model_state"]["fc1.bias"].fill_(0)
+    payload["optimizer_state"]["state"][0]["momentum_buffer"].fill_(0)
+    assert trained_state.model.fc1.bias.abs().sum() > 0
+    assert trained_state.optimizer.state_dict()["state"][0]["momentum_buffer"].abs().sum() > 0
