@@ -1,0 +1,141 @@
+"""``python -m mnist_core train``: test lines, a JSON summary, checkpoints, --resume, and bad flags."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from mnist_core import engine, load_checkpoint
+from mnist_core.cli import main
+from mnist_core.data import IDX_FILES, load_embedded, write_idx_folder
+from tests.conftest import ROOT
+
+SUMMARY_KEYS = {"test_loss", "accuracy", "epochs_done", "seconds", "data_source", "device", "checkpoint"}
+
+
+@pytest.fixture(scope="module")
+def digits_dir(tmp_path_factory):
+    """300 training and 100 test digits (all ten classes) as gzipped IDX files."""
+    train_x, train_y, test_x, test_y = load_embedded()
+    folder = tmp_path_factory.mktemp("idx")
+    return write_idx_folder(folder, (train_x[::13][:300], train_y[::13][:300], test_x[::10], test_y[::10]), compress=True)
+
+
+def run(argv, capsys):
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out.splitlines(), captured.err
+
+
+def test_trains_prints_a_line_per_test_and_a_json_summary(digits_dir, tmp_path, capsys):
+    checkpoint = tmp_path / "run.pt"
+    code, lines, err = run(
+        ["train", "--n-epochs", "2", "--data-dir", str(digits_dir), "--checkpoint", str(checkpoint),
+         "--device", "cpu", "--batch-size-train", "32", "--log-interval", "2"], capsys)
+    assert code == 0
+    assert [line.split(":")[0] for line in lines[:-1]] == ["epoch 0", "epoch 1", "epoch 2"]
+    assert "accuracy" in lines[0] and "/100 (" in lines[0]
+    summary = json.loads(lines[-1])
+    assert set(summary) == SUMMARY_KEYS
+    assert summary["epochs_done"] == 2 and summary["data_source"] == "folder" and summary["device"] == "cpu"
+    assert 0 <= summary["accuracy"] <= 1 and summary["seconds"] > 0
+    assert summary["test_loss"] < 2.3
+    assert "300 train + 100 test" in err
+    state = load_checkpoint(checkpoint)
+    assert state.epochs_done == 2 and state.config.batch_size_train == 32 and state.config.log_interval == 2
+    assert state.history.test_losses[-1] == pytest.approx(summary["test_loss"])
+
+
+def test_resume_continues_the_counters_and_history(digits_dir, tmp_path, capsys):
+    checkpoint = tmp_path / "run.pt"
+    base = ["train", "--data-dir", str(digits_dir), "--checkpoint", str(checkpoint), "--device", "cpu"]
+    assert run(base + ["--n-epochs", "1"], capsys)[0] == 0
+    code, lines, _ = run(base + ["--n-epochs", "1", "--resume", "--learning-rate", "0.02"], capsys)
+    assert code == 0
+    assert lines[0].startswith("epoch 2:") and "600 training examples seen" in lines[0]
+    assert json.loads(lines[-1])["epochs_done"] == 2
+    state = load_checkpoint(checkpoint)
+    assert state.history.test_counter == [0, 300, 600] and state.history.resume_points == [300]
+    assert state.config.learning_rate == 0.02 and state.optimizer.param_groups[0]["lr"] == 0.02
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--learning-rate", "0"], "learning_rate must be above 0"),
+        (["--momentum", "1"], "momentum must be at least 0 and below 1"),
+        (["--n-epochs", "0"], "n_epochs (the number of epochs) must be between 1"),
+        (["--batch-size-train", "many"], "argument --batch-size-train: invalid int value: 'many'"),
+        (["--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
+        (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    ],
+)
+def test_bad_flags_exit_2_with_a_one_line_reason(argv, words, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", *argv])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert words in err[-1] and err[-1].startswith("python -m mnist_core") and ": error: " in err[-1]
+
+
+def test_corrupt_data_dir_is_an_error_not_a_fallback(digits_dir, tmp_path, capsys):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in IDX_FILES.values():
+        (broken / f"{name}.gz").write_bytes((digits_dir / f"{name}.gz").read_bytes())
+    (broken / f"{IDX_FILES['train_labels']}.gz").write_bytes(b"not gzip")
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--data-dir", str(broken), "--checkpoint", str(tmp_path / "x.pt"), "--device", "cpu"])
+    assert info.value.code == 2
+    assert "train-labels-idx1-ubyte.gz: cannot be read" in capsys.readouterr().err
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_resume_without_a_checkpoint_or_from_a_bad_one(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--resume", "--checkpoint", str(tmp_path / "none.pt")])
+    assert info.value.code == 2 and "--resume: no checkpoint at" in capsys.readouterr().err
+    (tmp_path / "bad.pt").write_bytes(b"garbage")
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--resume", "--checkpoint", str(tmp_path / "bad.pt"), "--device", "cpu"])
+    assert info.value.code == 2 and "is not a readable PyTorch checkpoint" in capsys.readouterr().err
+
+
+def test_divergence_exits_1_and_keeps_the_last_good_checkpoint(digits_dir, tmp_path, monkeypatch, capsys):
+    def huge_learning_rate(model, config):
+        return torch.optim.SGD(model.parameters(), lr=1e30, momentum=config.momentum)
+
+    monkeypatch.setattr(engine, "make_optimizer", huge_learning_rate)
+    checkpoint = tmp_path / "run.pt"
+    code, lines, err = run(
+        ["train", "--data-dir", str(digits_dir), "--checkpoint", str(checkpoint), "--device", "cpu"], capsys)
+    assert code == 1
+    assert "training diverged" in err and "The last good weights were kept" in err
+    assert lines == [lines[0]] and lines[0].startswith("epoch 0:")  # no summary for a run that failed
+    assert not checkpoint.exists()  # no epoch finished
+
+
+def test_help_documents_every_flag():
+    result = subprocess.run([sys.executable, "-m", "mnist_core", "train", "--help"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    for flag in ("--n-epochs", "--batch-size-train", "--batch-size-test", "--learning-rate", "--momentum",
+                 "--log-interval", "--random-seed", "--device", "--data-dir", "--checkpoint", "--resume"):
+        assert flag in result.stdout
+    assert "checkpoints/cli.pt" in result.stdout
+
+
+def test_real_process_end_to_end(digits_dir, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "mnist_core", "train", "--n-epochs", "1", "--data-dir", str(digits_dir),
+         "--checkpoint", str(tmp_path / "cli.pt"), "--device", "cpu"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 3 and json.loads(lines[-1])["epochs_done"] == 1
+    assert (tmp_path / "cli.pt").is_file()
