@@ -75,6 +75,7 @@ if len(picked) < count:
 st.image(
     thumbnails(picked_pixels),
     caption=[t("dataset.ground_truth", label=label) for label in picked_labels],
+    output_format="PNG",  # lossless: JPEG blurs single pixels
 )
 
 left, right = st.columns(2)

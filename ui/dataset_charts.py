@@ -36,7 +36,7 @@ def class_distribution_figure(counts_by_split: dict[str, list[int]]) -> go.Figur
     figure.update_layout(
         title=t("dataset.distribution_title"),
         barmode="group",
-        xaxis_title=t("dataset.axis_digit"),
+        xaxis=dict(title=t("dataset.axis_digit"), type="category"),  # every digit gets its tick
         yaxis_title=t("dataset.axis_count"),
         legend_title_text=t("dataset.split"),
         height=380,
@@ -62,7 +62,10 @@ def digit_heatmap_figure(pixels: torch.Tensor, normalized: torch.Tensor, label: 
         title=t("dataset.heatmap_title", label=label),
         height=520,
         margin=dict(t=60, b=40, l=40, r=20),
-        xaxis=dict(title=t("dataset.axis_column"), constrain="domain"),
-        yaxis=dict(title=t("dataset.axis_row"), autorange="reversed", scaleanchor="x"),  # row 0 at the top
+        # square pixels, exactly the 28 x 28 grid, row 0 at the top as in the image
+        xaxis=dict(title=t("dataset.axis_column"), range=[-0.5, IMAGE_SIZE - 0.5], constrain="domain"),
+        yaxis=dict(
+            title=t("dataset.axis_row"), range=[IMAGE_SIZE - 0.5, -0.5], scaleanchor="x", constrain="domain"
+        ),
     )
     return figure

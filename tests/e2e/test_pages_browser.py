@@ -1,8 +1,9 @@
 """Every page in real Chromium: its title and main elements are drawn, no exception box, a screenshot saved."""
 
 import pytest
+from playwright.sync_api import expect
 
-from tests.e2e.conftest import assert_no_exception, open_app_page, running_app, save_screenshot
+from tests.e2e.conftest import assert_no_exception, open_app_page, running_app, save_screenshot, wait_idle
 from ui.i18n import strings
 from ui.navigation import PAGES
 
@@ -34,3 +35,36 @@ def test_deep_link_on_a_fresh_server(page):
         sidebar = page.locator("[data-testid='stSidebar']").inner_text()
         assert ENGLISH["app.source_embedded"] in sidebar
         assert ENGLISH["home.title"] in sidebar  # the router's titled navigation, not file names
+
+
+def test_chinese_browser_gets_chinese(new_page, app_url):
+    page = new_page(locale="zh-CN")
+    open_app_page(page, app_url, "dataset")
+
+    assert_no_exception(page)
+    assert page.locator("h1").first.inner_text().strip() == CHINESE["dataset.title"]
+    assert CHINESE["dataset.ground_truth"].format(label="") in page.locator("[data-testid='stMain']").inner_text()
+    save_screenshot(page, "dataset_zh")
+
+
+def test_dataset_controls_in_the_browser(page, app_url):
+    open_app_page(page, app_url, "dataset")
+    main = page.locator("[data-testid='stMain']")
+    captions = main.locator("[data-testid='stImageCaption']")
+    expect(captions).to_have_count(6)  # expect() retries until the images are in
+    expect(main.locator(".js-plotly-plot")).to_have_count(2)  # class distribution and the enlarged digit
+    expect(main.locator("[data-testid='stImageContainer'] img[src$='.png']")).to_have_count(6)
+    first_grid = captions.all_inner_texts()
+    assert all(text.startswith("Ground truth: ") for text in first_grid)
+
+    page.get_by_role("radio", name=ENGLISH["dataset.split_train"]).check(force=True)
+    wait_idle(page)
+    seed_box = main.get_by_label(ENGLISH["dataset.seed"], exact=True)
+    seed_box.fill("7")
+    seed_box.press("Enter")
+    wait_idle(page)
+
+    assert_no_exception(page)
+    expect(seed_box).to_have_value("7")
+    expect(captions).to_have_count(6)
+    assert captions.all_inner_texts() != first_grid
