@@ -7,7 +7,7 @@
         ...
 """
 
-from .checkpoint import CheckpointError, checkpoint_bytes, load_checkpoint, save_checkpoint
+from .checkpoint import DEFAULT_CHECKPOINT_DIR, CheckpointError, checkpoint_bytes, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import MEAN, STD, DataError, MnistData, load_mnist, normalize, to_pixels
 from .device import available_devices, resolve_device
@@ -18,6 +18,7 @@ from .engine import (
     TestEvent,
     TrainingDiverged,
     TrainingState,
+    apply_config,
     evaluate,
     new_training_state,
     predict,
@@ -27,9 +28,9 @@ from .model import FLAT_FEATURES, Net
 from .shapes import conv_output_size, pool_output_size, same_padding
 
 __all__ = [
-    "BatchEvent", "CheckpointError", "DataError", "FLAT_FEATURES", "History", "MEAN", "MnistData", "Net",
+    "BatchEvent", "CheckpointError", "DEFAULT_CHECKPOINT_DIR", "DataError", "FLAT_FEATURES", "History", "MEAN", "MnistData", "Net",
     "STD", "StoppedEvent", "TestEvent", "TrainConfig", "TrainingDiverged", "TrainingState",
-    "available_devices", "checkpoint_bytes", "conv_output_size", "evaluate", "load_checkpoint",
+    "apply_config", "available_devices", "checkpoint_bytes", "conv_output_size", "evaluate", "load_checkpoint",
     "load_mnist", "new_training_state", "normalize", "pool_output_size", "predict", "resolve_device",
     "same_padding", "save_checkpoint", "to_pixels", "train",
 ]

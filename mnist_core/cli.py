@@ -71,6 +71,11 @@ def _add_train_parser(subparsers: argparse._SubParsersAction) -> Runner:
         help=f"checkpoint file, written atomically after each epoch (default: {DEFAULT_TRAIN_CHECKPOINT})",
     )
     parser.add_argument(
+        "--cuda-graph",
+        action="store_true",
+        help="on CUDA, replay each training step from a CUDA graph (faster at small batches; ignored elsewhere)",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
         help=(
@@ -112,7 +117,7 @@ def _run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         print(f"note: {note}", file=sys.stderr)
 
     seconds = 0.0  # time inside the training generator only: checkpoint writes and printing excluded
-    events = train(state, data, n_epochs=config.n_epochs)
+    events = train(state, data, n_epochs=config.n_epochs, cuda_graph=args.cuda_graph)
     last_test = None
     try:
         while True:

@@ -124,7 +124,7 @@ def test_help_documents_every_flag():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0
     for flag in ("--n-epochs", "--batch-size-train", "--batch-size-test", "--learning-rate", "--momentum",
-                 "--log-interval", "--random-seed", "--device", "--data-dir", "--checkpoint", "--resume"):
+                 "--log-interval", "--random-seed", "--device", "--data-dir", "--checkpoint", "--resume", "--cuda-graph"):
         assert flag in result.stdout
     assert "checkpoints/cli.pt" in result.stdout
 
