@@ -13,6 +13,8 @@ from ui.data import load_data
 from ui.i18n import t
 from ui.session import model_summary
 
+SIDEBAR_REFRESH_SECONDS = 2.0  # the training page has its own, faster live view
+
 
 def data_source_label(data: MnistData) -> str:
     return t(f"app.source_{data.source}", location=data.location)
@@ -48,11 +50,19 @@ def _device_section() -> None:
         st.caption(t(f"app.device_{device.type}"))
 
 
-def _model_section() -> None:
-    st.subheader(t("app.model_heading"))
+def _model_status(polling: bool) -> None:
     summary = model_summary()
+    if polling and summary.status != "training":
+        st.rerun()  # training ended: one full run redraws every page's results and stops this polling
     accuracy = f"{summary.accuracy:.1%}" if summary.accuracy is not None else "—"
     st.caption(t(f"app.model_{summary.status}", epochs=summary.epochs_done, accuracy=accuracy))
+
+
+def _model_section() -> None:
+    st.subheader(t("app.model_heading"))
+    training = model_summary().status == "training"
+    # While this session trains, only this caption reruns, every SIDEBAR_REFRESH_SECONDS, on any page.
+    st.fragment(run_every=SIDEBAR_REFRESH_SECONDS if training else None)(_model_status)(training)
 
 
 def render_sidebar() -> None:

@@ -21,3 +21,35 @@ def test_page_opens(entry, language):
     assert not app.exception, [e.value for e in app.exception]
     heading_key = "app.title" if entry.section == "home" else entry.title_key  # home greets with the app's name
     assert app.title[0].value == strings(language)[heading_key]
+
+
+def sidebar_captions(app: AppTest) -> str:
+    return " ".join(caption.value for caption in app.sidebar.caption)
+
+
+def test_sidebar_shows_data_device_and_no_model_yet():
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=RUN_TIMEOUT_S)
+    app.run()
+    english = strings("en")
+    captions = sidebar_captions(app)
+    assert english["app.model_none"] in captions
+    assert english["app.device_cpu"] in captions or "CUDA" in captions or "MPS" in captions
+    assert " training + " in captions and " test images" in captions
+
+
+def test_sidebar_shows_a_trained_model(trained_state, tmp_path):
+    import io
+
+    from mnist_core import checkpoint_bytes
+    from mnist_core.jobs import TrainingSession
+    from ui.session import SESSION_KEY
+
+    session = TrainingSession(tmp_path / "0123456789abcdef0123456789abcdef" / "checkpoint.pt")
+    session.load_checkpoint(io.BytesIO(checkpoint_bytes(trained_state)), "trained.pt")
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=RUN_TIMEOUT_S)
+    app.session_state[SESSION_KEY] = session  # AppTest drops the sidebar on a second run, so set it up first
+    app.run()
+
+    accuracy = f"{trained_state.history.test_accuracy[-1]:.1%}"
+    expected = strings("en")["app.model_trained"].format(epochs=trained_state.epochs_done, accuracy=accuracy)
+    assert expected in sidebar_captions(app)
