@@ -40,8 +40,8 @@ def draw_like_a_person(digit: np.ndarray, rng: np.random.Generator, side: int = 
     size = int(round(abs(change) * factor))
     if size >= 2:
         morph = ndimage.grey_dilation if change > 0 else ndimage.grey_erosion
-        thinner = morph(pen, size=(size, size))
-        pen = thinner if thinner.max() > 0.5 else pen  # never erase a thin digit entirely
+        changed = morph(pen, size=(size, size))
+        pen = changed if changed.max() > 0.5 else pen  # never erase a thin digit entirely
 
     canvas = np.zeros((side, side, 4), dtype=np.uint8)
     top = int(rng.integers(0, side - height + 1))
