@@ -65,3 +65,18 @@ def test_the_pattern_finds_keys():
         "dataset.title",
         "app.data_counts",
     ]
+
+
+def test_keys_built_at_run_time_exist():
+    """Keys the code assembles with f-strings, which the literal scan above cannot see."""
+    from mnist_core.data import SOURCE_DOWNLOAD, SOURCE_EMBEDDED, SOURCE_FOLDER
+    from ui.navigation import PAGES
+
+    built = [entry.title_key for entry in PAGES]
+    built += [f"home.teaches_{entry.section}" for entry in PAGES if entry.url_path]  # home lists the others
+    built += [f"app.source_{source}" for source in (SOURCE_FOLDER, SOURCE_DOWNLOAD, SOURCE_EMBEDDED)]
+    built += [f"app.device_{kind}" for kind in ("cpu", "cuda", "mps")]
+    built += [f"app.model_{status}" for status in ("none", "training", "trained")]
+    built += [f"dataset.split_{split}" for split in ("train", "test")]
+    english = strings(DEFAULT_LANGUAGE)
+    assert [key for key in built if key not in english] == []
