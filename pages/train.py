@@ -22,7 +22,8 @@ SETTINGS_KEY = "train_settings"  # survives page switches, unlike widget state
 WAS_ACTIVE_KEY = "train_was_active"
 UPLOAD_DONE_KEY = "train_upload_done"  # file_id of the last upload handled, and its outcome
 PREDICTIONS_KEY = "train_predictions"
-PAIR_TRUE_KEY, PAIR_PREDICTED_KEY = "train_pair_true", "train_pair_predicted"
+PAIR_KEY = "train_pair"  # (true digit, predicted digit) shown in the gallery
+DEFAULT_PAIR = (4, 9)  # a classic confusion
 FIELDS = ("n_epochs", "batch_size_train", "batch_size_test", "learning_rate", "momentum", "log_interval",
           "random_seed", "device")
 
@@ -140,7 +141,11 @@ def pick_confusion_cell() -> None:
     points = st.session_state["train_confusion"].selection.points
     if points:
         true_digit, predicted_digit, _ = points[0]["customdata"]
-        st.session_state[PAIR_TRUE_KEY], st.session_state[PAIR_PREDICTED_KEY] = int(true_digit), int(predicted_digit)
+        st.session_state[PAIR_KEY] = (int(true_digit), int(predicted_digit))
+
+
+def pick_pair(true_key: str, predicted_key: str) -> None:
+    st.session_state[PAIR_KEY] = (st.session_state[true_key], st.session_state[predicted_key])
 
 
 def results(model, data) -> None:
@@ -165,18 +170,21 @@ def results(model, data) -> None:
     with right:
         st.markdown(f"**{t('train.gallery_heading')}**")
         digits = list(range(matrix.shape[0]))
-        st.session_state.setdefault(PAIR_TRUE_KEY, 4)
-        st.session_state.setdefault(PAIR_PREDICTED_KEY, 9)
+        pair = st.session_state.setdefault(PAIR_KEY, DEFAULT_PAIR)
+        # Keys named after the pair: a click on the matrix makes new boxes showing the clicked cell.
+        keys = (f"train_pair_true_{pair[0]}_{pair[1]}", f"train_pair_predicted_{pair[0]}_{pair[1]}")
         pick = st.columns(2)
-        true_digit = pick[0].selectbox(t("train.gallery_true"), digits, key=PAIR_TRUE_KEY)
-        predicted_digit = pick[1].selectbox(t("train.gallery_predicted"), digits, key=PAIR_PREDICTED_KEY)
+        true_digit = pick[0].selectbox(t("train.gallery_true"), digits, index=pair[0], key=keys[0],
+                                       on_change=pick_pair, args=keys)
+        predicted_digit = pick[1].selectbox(t("train.gallery_predicted"), digits, index=pair[1], key=keys[1],
+                                            on_change=pick_pair, args=keys)
         chosen = pair_indices(labels, predicted, true_digit, predicted_digit, limit=GALLERY_IMAGES)
         count = int(matrix[true_digit, predicted_digit])
         st.caption(t("train.gallery_count", count=count, true=true_digit, predicted=predicted_digit,
                      shown=len(chosen)))
         if len(chosen):
             pixels = to_pixels(data.test_images[chosen]).squeeze(1)
-            st.plotly_chart(train_charts.digit_grid_figure(pixels, labels[chosen], predicted[chosen]),
+            st.plotly_chart(train_charts.digit_grid_figure(pixels, labels[chosen], predicted[chosen], titled=False),
                             key="train_gallery")
     st.plotly_chart(train_charts.per_class_figure(per_class_accuracy(matrix)), key="train_per_class")
 

@@ -72,13 +72,19 @@ def comparison_figure(runs: list[tuple[str, History]]) -> go.Figure:
     return figure
 
 
-def digit_grid_figure(pixels: torch.Tensor, labels: torch.Tensor, predicted: torch.Tensor) -> go.Figure:
-    """Test images titled "Prediction: N" as in the seed; wrong ones titled in red with the true digit."""
+def digit_grid_figure(pixels: torch.Tensor, labels: torch.Tensor, predicted: torch.Tensor,
+                      titled: bool = True) -> go.Figure:
+    """Test images titled "Prediction: N" as in the seed; wrong ones titled in red with the true digit.
+
+    titled=False for a gallery whose images share one (true, predicted) pair named above it.
+    """
     count = len(pixels)
     rows = max(1, -(-count // GRID_COLUMNS))
     titles = []
     for label, guess in zip(labels.tolist(), predicted.tolist()):
-        if label == guess:
+        if not titled:
+            titles.append("")
+        elif label == guess:
             titles.append(t("train.grid_prediction", digit=guess))
         else:
             titles.append(f"<span style='color:{MISTAKE_COLOR}'>{t('train.grid_wrong', digit=guess, truth=label)}</span>")
@@ -113,9 +119,11 @@ def confusion_figure(matrix: torch.Tensor) -> go.Figure:
         customdata=[[true, guess, counts[true][guess]] for true, guess in cells],
         hovertemplate=t("train.confusion_hover") + "<extra></extra>", showlegend=False,
     ))
-    figure.update_xaxes(title_text=t("train.confusion_predicted_axis"), dtick=1, side="top")
-    figure.update_yaxes(title_text=t("train.confusion_true_axis"), dtick=1, autorange="reversed",
-                        scaleanchor="x")
+    edges = [-0.5, n_classes - 0.5]  # the cells, not the selection markers, set the axes
+    figure.update_xaxes(title_text=t("train.confusion_predicted_axis"), dtick=1, side="top", range=edges,
+                        constrain="domain")
+    figure.update_yaxes(title_text=t("train.confusion_true_axis"), dtick=1, range=edges[::-1], scaleanchor="x",
+                        constrain="domain")
     figure.update_layout(height=480, margin={"t": 60, "b": 20, "l": 60, "r": 20}, clickmode="event+select")
     return figure
 

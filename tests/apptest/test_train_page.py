@@ -132,3 +132,18 @@ def test_a_new_browser_session_starts_empty():
     app = open_train_page()
     assert app.caption and any(c.value == EN["train.no_curve_yet"] for c in app.caption)
     assert not app.dataframe
+
+
+def test_gallery_follows_the_chosen_cell(trained_state):
+    from mnist_core import checkpoint_bytes
+
+    app = open_train_page()
+    app.session_state[SESSION_KEY].load_checkpoint(checkpoint_bytes(trained_state), name="three.pt")
+    app.run()
+    true_box, predicted_box = app.selectbox[-2:]
+    assert (true_box.value, predicted_box.value) == (4, 9)
+    true_box.select(7).run()
+    true_box, predicted_box = app.selectbox[-2:]
+    assert (true_box.value, predicted_box.value) == (7, 9)
+    caption = next(c.value for c in app.caption if "were read as" in c.value)
+    assert "of a 7 were read as 9" in caption

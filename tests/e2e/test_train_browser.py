@@ -1,0 +1,109 @@
+"""The training page in real Chromium: train 1 epoch, watch the curve grow, continue, reload."""
+
+from __future__ import annotations
+
+import time
+
+from tests.e2e.conftest import SCREENSHOTS_DIR, assert_no_exception, open_app_page, save_screenshot, wait_idle
+from ui.i18n import strings
+
+EN = strings("en")
+TRAIN_WAIT_S = 240  # one epoch of the embedded digits at batch 2 on a busy 2-core machine
+LIVE_CHART = ".st-key-train_live_chart .js-plotly-plot"
+# Plotly keeps the figure on its graph div: traces 0-1 are train loss and test loss, 2 the accuracy.
+CHART_STATE = """el => !el.data || el.data.length < 2 ? null : ({
+    train: el.data[0].x.length,
+    test: el.data[1].x.length,
+    lastExample: el.data[0].x[el.data[0].x.length - 1],
+    resumeMarks: (el.layout.shapes || []).length,
+})"""
+
+
+def set_number(page, label: str, value: int) -> None:
+    field = page.get_by_label(label, exact=True)
+    field.fill(str(value))
+    field.press("Enter")
+    wait_idle(page)
+
+
+def chart_state(page) -> dict | None:
+    chart = page.locator(LIVE_CHART)
+    if chart.count() == 0:
+        return None
+    return chart.first.evaluate(CHART_STATE)
+
+
+def watch_until_finished(page, epochs: int) -> list[dict]:
+    """Chart states seen while the job runs, until the finished message for `epochs` shows."""
+    finished = page.get_by_text(EN["train.finished"].format(epochs=epochs), exact=True)
+    seen: list[dict] = []
+    deadline = time.monotonic() + TRAIN_WAIT_S
+    while finished.count() == 0:
+        assert time.monotonic() < deadline, f"training did not finish; chart states seen: {seen[-3:]}"
+        state = chart_state(page)
+        if state is not None and (not seen or state != seen[-1]):
+            seen.append(state)
+        page.wait_for_timeout(250)
+    wait_idle(page)
+    return seen
+
+
+def test_train_watch_continue_and_reload(page, app_url):
+    open_app_page(page, app_url, "train")
+    assert_no_exception(page)
+    set_number(page, EN["train.epochs"], 1)
+    set_number(page, EN["train.batch_size_train"], 2)  # 2,000 tiny steps: long enough to watch
+    set_number(page, EN["train.log_interval"], 1)
+
+    page.get_by_role("button", name=EN["train.start"], exact=True).click()
+    seen = watch_until_finished(page, epochs=1)
+    growing = [state["train"] for state in seen]
+    assert len(set(growing)) >= 3 and growing == sorted(growing), f"the curve did not grow live: {growing}"
+    assert any(state["test"] == 1 for state in seen)  # the test before training, while epoch 1 ran
+
+    done = chart_state(page)
+    assert done["test"] == 2 and done["resumeMarks"] == 0
+    accuracy = page.locator("[data-testid='stMetric']").filter(has_text=EN["train.metric_accuracy"])
+    assert accuracy.inner_text().strip().endswith("%")
+    grid_titles = page.locator(".st-key-train_grid .js-plotly-plot").evaluate(
+        "el => el.layout.annotations.map(a => a.text)")
+    assert len(grid_titles) == 12 and all("Prediction: " in title for title in grid_titles)
+    assert page.locator(".st-key-train_confusion .js-plotly-plot").count() == 1
+    assert_no_exception(page)
+    save_screenshot(page, "train_done")
+
+    page.get_by_role("button", name=EN["train.continue"].format(epochs=1), exact=True).click()
+    watch_until_finished(page, epochs=2)
+    extended = chart_state(page)
+    assert extended["test"] == 3 and extended["resumeMarks"] == 1
+    assert extended["train"] > done["train"] and extended["lastExample"] > done["lastExample"]
+    assert_no_exception(page)
+    save_screenshot(page, "train_continued")
+
+    assert "session=" in page.url
+    page.reload()
+    wait_idle(page)
+    page.wait_for_selector(LIVE_CHART)
+    assert chart_state(page) == extended  # a reload keeps the model and its curves
+    assert_no_exception(page)
+
+
+def test_live_view_screenshot_while_training(page, app_url):
+    """A frame mid-run: progress bar, speed and the growing curve (saved, not compared)."""
+    open_app_page(page, app_url, "train")
+    set_number(page, EN["train.epochs"], 1)
+    set_number(page, EN["train.batch_size_train"], 2)
+    set_number(page, EN["train.log_interval"], 1)
+    page.get_by_role("button", name=EN["train.start"], exact=True).click()
+    page.wait_for_function(
+        f"() => {{ const el = document.querySelector({LIVE_CHART!r}); return el && el.data && el.data[0].x.length >= 20; }}",
+        timeout=TRAIN_WAIT_S * 1000,
+    )
+    assert page.locator("[data-testid='stProgress']").count() == 1
+    SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
+    # save_screenshot waits for an idle app, which never comes while the fragment polls: a tall window instead.
+    page.set_viewport_size({"width": 1280, "height": 1900})
+    page.screenshot(path=str(SCREENSHOTS_DIR / "train_live.png"))
+    page.get_by_role("button", name=EN["train.stop"], exact=True).click()
+    page.get_by_text(EN["train.stopped"].split("{")[0].strip(), exact=False).wait_for(timeout=TRAIN_WAIT_S * 1000)
+    assert_no_exception(page)
