@@ -85,7 +85,8 @@ class MnistData:
 
 def normalize(pixels: torch.Tensor) -> torch.Tensor:
     """0-255 pixel values -> the network's input scale: (x / 255 - MEAN) / STD."""
-    return (pixels.float() / 255.0 - MEAN) / STD
+    images = pixels.to(torch.float32, copy=True)
+    return images.div_(255.0).sub_(MEAN).div_(STD)  # in place: 60,000 images need one float copy, not three
 
 
 def to_pixels(images: torch.Tensor) -> torch.Tensor:
