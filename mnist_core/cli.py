@@ -103,8 +103,8 @@ def _run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         if args.resume:
             if not args.checkpoint.is_file():
                 parser.error(f"--resume: no checkpoint at {args.checkpoint}")
-            state = load_checkpoint(args.checkpoint, device=resolve_device(given.get("device", "auto")))
-            config = replace(state.config, **given)
+            config = replace(load_checkpoint(args.checkpoint).config, **given)  # the saved device unless --device
+            state = load_checkpoint(args.checkpoint, device=resolve_device(config.device))
             apply_config(state, config)
         else:
             config = TrainConfig(**given)

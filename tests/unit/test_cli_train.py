@@ -139,3 +139,11 @@ def test_real_process_end_to_end(digits_dir, tmp_path):
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 3 and json.loads(lines[-1])["epochs_done"] == 1
     assert (tmp_path / "cli.pt").is_file()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has the device")
+def test_unavailable_device_exits_2(digits_dir, tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--device", "cuda", "--data-dir", str(digits_dir), "--checkpoint", str(tmp_path / "x.pt")])
+    assert info.value.code == 2
+    assert "device 'cuda' is not available here; choose one of cpu" in capsys.readouterr().err
