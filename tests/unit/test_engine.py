@@ -205,3 +205,23 @@ def test_snapshot_survives_later_training(small):
     before = copy.deepcopy(state.model.state_dict())
     list(train(state, small, cpu_threads=1))
     assert not torch.equal(before["fc2.weight"], state.model.state_dict()["fc2.weight"])
+
+
+def test_device_choice_and_cpu_threads(monkeypatch):
+    from mnist_core import available_devices, resolve_device
+    from mnist_core import device as device_module
+
+    assert resolve_device("auto").type == available_devices()[0] and available_devices()[-1] == "cpu"
+    assert resolve_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(device_module, "usable_cores", lambda: 4)
+    monkeypatch.setattr(device_module.os, "getloadavg", lambda: (2.6, 0.0, 0.0))
+    assert device_module.free_cores() == 1  # 4 cores, about 3 busy
+    monkeypatch.setattr(device_module.os, "getloadavg", lambda: (9.0, 0.0, 0.0))
+    assert device_module.free_cores() == 1  # never below one
+    monkeypatch.setattr(device_module.os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+    assert device_module.free_cores() == 4
+    threads = torch.get_num_threads()
+    try:
+        assert device_module.configure_cpu_threads(1) == 1 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
