@@ -15,6 +15,18 @@ MAX_LEARNING_RATE = 10.0
 MAX_SEED = 2**32 - 1
 
 
+class ConfigError(ValueError):
+    """An unusable hyperparameter. ``rule`` and the numbers let a UI word the reason in any language.
+
+    rule: "whole_number", "number", "range" (low <= value <= high), "learning_rate" (0 < value <= high),
+    "momentum" (low <= value < high) or "device" (value not among DEVICE_CHOICES).
+    """
+
+    def __init__(self, message: str, field: str, rule: str, value: Any, low: Any = None, high: Any = None):
+        super().__init__(message)
+        self.field, self.rule, self.value, self.low, self.high = field, rule, value, low, high
+
+
 def _setting(default: Any, help: str) -> Any:
     """A field whose explanation is kept at runtime, for the CLI's --help and the UI's tooltips."""
     return field(default=default, metadata={"help": help})
@@ -39,18 +51,23 @@ class TrainConfig:
         _check_int("random_seed", self.random_seed, 0, MAX_SEED, "the random seed")
         _check_number("learning_rate", self.learning_rate)
         if not (0 < self.learning_rate <= MAX_LEARNING_RATE):  # also rejects NaN
-            raise ValueError(
+            raise ConfigError(
                 f"learning_rate must be above 0 and at most {MAX_LEARNING_RATE:g}, got {self.learning_rate}. "
-                "The tutorial uses 0.01."
+                "The tutorial uses 0.01.",
+                "learning_rate", "learning_rate", self.learning_rate, 0, MAX_LEARNING_RATE,
             )
         _check_number("momentum", self.momentum)
         if not (0 <= self.momentum < 1):
-            raise ValueError(
+            raise ConfigError(
                 f"momentum must be at least 0 and below 1, got {self.momentum}. "
-                "At 1 or more the updates never die out. The tutorial uses 0.5."
+                "At 1 or more the updates never die out. The tutorial uses 0.5.",
+                "momentum", "momentum", self.momentum, 0, 1,
             )
         if self.device not in DEVICE_CHOICES:
-            raise ValueError(f"device must be one of {', '.join(DEVICE_CHOICES)}, got {self.device!r}.")
+            raise ConfigError(
+                f"device must be one of {', '.join(DEVICE_CHOICES)}, got {self.device!r}.",
+                "device", "device", self.device,
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,11 +86,11 @@ class TrainConfig:
 
 def _check_int(name: str, value: Any, low: int, high: int, what: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be a whole number, got {value!r}.")
+        raise ConfigError(f"{name} must be a whole number, got {value!r}.", name, "whole_number", value)
     if not (low <= value <= high):
-        raise ValueError(f"{name} ({what}) must be between {low} and {high}, got {value}.")
+        raise ConfigError(f"{name} ({what}) must be between {low} and {high}, got {value}.", name, "range", value, low, high)
 
 
 def _check_number(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number, got {value!r}.")
+        raise ConfigError(f"{name} must be a number, got {value!r}.", name, "number", value)

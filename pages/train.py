@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from mnist_core import CheckpointError, TrainConfig, available_devices, checkpoint_bytes, predict, to_pixels
+from mnist_core import CheckpointError, ConfigError, TrainConfig, available_devices, checkpoint_bytes, predict, to_pixels
 from mnist_core.checkpoint import MAX_CHECKPOINT_BYTES
 from mnist_core.config import MAX_EPOCHS
 from mnist_core.jobs import DIVERGED, FAILED, FINISHED, STOPPED, WAITING, JobBusyError, default_limiter
@@ -68,8 +68,10 @@ def settings_form() -> TrainConfig | None:
     saved.update(values)
     try:
         return TrainConfig(**values)
-    except ValueError as exc:
-        st.error(f"**{t('train.invalid_settings')}** {exc}")
+    except ConfigError as exc:
+        label = t("train.epochs" if exc.field == "n_epochs" else f"train.{exc.field}")
+        reason = t(f"train.config_error_{exc.rule}", field=label, value=exc.value, low=exc.low, high=exc.high)
+        st.error(f"**{t('train.invalid_settings')}** {reason}")
         return None
 
 

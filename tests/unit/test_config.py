@@ -73,3 +73,21 @@ def test_dict_round_trip_ignores_unknown_keys_and_still_validates():
 def test_every_field_explains_itself():
     for field in dataclasses.fields(TrainConfig):
         assert len(TrainConfig.help(field.name)) > 10
+
+
+@pytest.mark.parametrize(("values", "field", "rule", "low", "high"), [
+    ({"n_epochs": 0}, "n_epochs", "range", 1, 100),
+    ({"batch_size_train": 2.5}, "batch_size_train", "whole_number", None, None),
+    ({"learning_rate": "fast"}, "learning_rate", "number", None, None),
+    ({"learning_rate": 0.0}, "learning_rate", "learning_rate", 0, 10.0),
+    ({"momentum": 1.0}, "momentum", "momentum", 0, 1),
+    ({"device": "tpu"}, "device", "device", None, None),
+])
+def test_config_errors_name_the_field_and_rule_for_translation(values, field, rule, low, high):
+    from mnist_core import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        TrainConfig(**values)
+    error = caught.value
+    assert isinstance(error, ValueError)
+    assert (error.field, error.rule, error.value, error.low, error.high) == (field, rule, values[field], low, high)
