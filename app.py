@@ -15,8 +15,13 @@ with st.sidebar:
 
 navigation = st.navigation(
     [
-        st.Page(entry.file, title=t(entry.title_key), icon=entry.icon, url_path=entry.url_path or None,
-                default=not entry.url_path)  # fmt: skip
+        st.Page(
+            entry.file,
+            title=t(entry.title_key),
+            icon=entry.icon,
+            url_path=entry.url_path or None,  # the default page lives at the root, ""
+            default=not entry.url_path,
+        )
         for entry in PAGES
     ]
 )

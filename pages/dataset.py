@@ -107,8 +107,5 @@ with right:
         key="dataset_enlarged",
     )
     index = picked[position]
-    st.plotly_chart(
-        digit_heatmap_figure(picked_pixels[position], images[index].cpu(), picked_labels[position]),
-
-    )
+    st.plotly_chart(digit_heatmap_figure(picked_pixels[position], images[index].cpu(), picked_labels[position]))
     st.caption(t("dataset.heatmap_note"))

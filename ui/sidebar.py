@@ -31,8 +31,8 @@ def _data_section() -> None:
     st.caption(t("app.data_counts", n_train=data.n_train, n_test=data.n_test))
     requested_folder = os.environ.get(DATA_DIR_ENV)
     if requested_folder and data.source != SOURCE_FOLDER:
-        st.warning(t("app.data_folder_unusable", variable=DATA_DIR_ENV, folder=requested_folder,
-                     fallback=data_source_label(data)))  # fmt: skip
+        fallback = data_source_label(data)
+        st.warning(t("app.data_folder_unusable", variable=DATA_DIR_ENV, folder=requested_folder, fallback=fallback))
     if data.notes:
         with st.expander(t("app.data_notes"), expanded=False):
             for note in data.notes:
