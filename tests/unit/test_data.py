@@ -18,6 +18,8 @@ from mnist_core.data import (
     SOURCE_DOWNLOAD,
     SOURCE_EMBEDDED,
     SOURCE_FOLDER,
+    SKIPPED_DOWNLOAD,
+    SKIPPED_FOLDER,
     load_embedded,
     read_idx_folder,
     write_idx_file,
@@ -155,14 +157,16 @@ def test_bad_folder_falls_back_with_a_note_unless_strict(tmp_path, monkeypatch):
         load_mnist(download=False, strict=True, download_root=tmp_path / "data")
     data = load_mnist(download=False, strict=False, download_root=tmp_path / "data")
     assert data.source == SOURCE_EMBEDDED
-    assert len(data.notes) == 1 and "bad magic number" in data.notes[0] and str(tmp_path) in data.notes[0]
+    (note,) = data.notes
+    assert note.source == SKIPPED_FOLDER and "bad magic number" in note.reason and str(tmp_path) in note.reason
 
 
 def test_offline_download_is_skipped_once_and_remembered(tmp_path, no_network):
     first = load_mnist(download=True, download_root=tmp_path)
     second = load_mnist(download=True, download_root=tmp_path)
     assert first.source == second.source == SOURCE_EMBEDDED
-    assert "not reachable" in first.notes[0] and second.notes == first.notes
+    assert first.notes[0].source == SKIPPED_DOWNLOAD and "not reachable" in first.notes[0].reason
+    assert second.notes == first.notes
     assert len(no_network) == 1  # the second call did not probe again
 
 
@@ -204,7 +208,7 @@ def test_failed_download_leaves_no_half_files(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torchvision.datasets, "MNIST", BrokenMNIST)
     data = load_mnist(download=True, download_root=tmp_path)
-    assert data.source == SOURCE_EMBEDDED and "connection reset" in data.notes[0]
+    assert data.source == SOURCE_EMBEDDED and "connection reset" in data.notes[0].reason
     assert not (tmp_path / "MNIST" / "raw").exists()
 
 
