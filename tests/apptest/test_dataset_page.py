@@ -9,15 +9,17 @@ from mnist_core.samples import MAX_SAMPLES, MIN_SAMPLES, pick_samples
 from tests.conftest import ROOT
 from ui.data import load_data
 from ui.i18n import LANGUAGE_KEY, strings
+from ui.navigation import PAGES
 
 RUN_TIMEOUT_S = 120
+DATASET_PAGE = next(entry.file for entry in PAGES if entry.section == "dataset")
 
 
 def open_dataset_page(language: str = "en") -> AppTest:
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=RUN_TIMEOUT_S)
     app.session_state[LANGUAGE_KEY] = language
     app.run()
-    app.switch_page("pages/dataset.py").run()
+    app.switch_page(DATASET_PAGE).run()
     assert not app.exception, [e.value for e in app.exception]
     return app
 
@@ -131,7 +133,7 @@ def test_bad_data_folder_warns_and_falls_back(monkeypatch, tmp_path):
         notes = " ".join(caption.value for caption in app.sidebar.expander[0].caption)
         assert "missing" in notes  # the core's reason: the other three files are not there
 
-        app.switch_page("pages/dataset.py").run()
+        app.switch_page(DATASET_PAGE).run()
         assert not app.exception
         assert len(grid_captions(app)) == MIN_SAMPLES  # the page still works on the fallback data
     finally:
