@@ -8,7 +8,7 @@ import streamlit as st
 import torch
 
 from mnist_core import MnistData, resolve_device
-from mnist_core.data import DATA_DIR_ENV, SOURCE_EMBEDDED, SOURCE_FOLDER
+from mnist_core.data import DATA_DIR_ENV, SKIPPED_FOLDER, SOURCE_EMBEDDED
 from ui.data import load_data
 from ui.i18n import t
 from ui.session import model_summary
@@ -29,14 +29,14 @@ def _data_section() -> None:
         return
     st.caption(data_source_label(data))
     st.caption(t("app.data_counts", n_train=data.n_train, n_test=data.n_test))
-    requested_folder = os.environ.get(DATA_DIR_ENV)
-    if requested_folder and data.source != SOURCE_FOLDER:
+    requested_folder = os.environ.get(DATA_DIR_ENV, "")
+    if any(note.source == SKIPPED_FOLDER for note in data.notes):
         fallback = data_source_label(data)
         st.warning(t("app.data_folder_unusable", variable=DATA_DIR_ENV, folder=requested_folder, fallback=fallback))
     if data.notes:
         with st.expander(t("app.data_notes"), expanded=False):
-            for note in data.notes:
-                st.caption(note)
+            for note in data.notes:  # a translated headline, then the core's detail (English, names the file)
+                st.caption(f"{t(f'app.skipped_{note.source}')} {note.reason}")
     if data.source == SOURCE_EMBEDDED and not requested_folder:
         st.caption(t("app.data_use_folder", variable=DATA_DIR_ENV))
 

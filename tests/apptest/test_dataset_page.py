@@ -131,7 +131,7 @@ def test_bad_data_folder_warns_and_falls_back(monkeypatch, tmp_path):
         warnings = " ".join(warning.value for warning in app.sidebar.warning)
         assert f"MNIST_DATA_DIR={tmp_path} could not be used" in warnings
         notes = " ".join(caption.value for caption in app.sidebar.expander[0].caption)
-        assert "missing" in notes  # the core's reason: the other three files are not there
+        assert strings("en")["app.skipped_folder"] in notes and "missing" in notes  # headline, then the core's reason
 
         app.switch_page(DATASET_PAGE).run()
         assert not app.exception

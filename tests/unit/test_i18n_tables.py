@@ -69,12 +69,13 @@ def test_the_pattern_finds_keys():
 
 def test_keys_built_at_run_time_exist():
     """Keys the code assembles with f-strings, which the literal scan above cannot see."""
-    from mnist_core.data import SOURCE_DOWNLOAD, SOURCE_EMBEDDED, SOURCE_FOLDER
+    from mnist_core.data import SKIPPED_CACHE, SKIPPED_DOWNLOAD, SKIPPED_FOLDER, SOURCE_DOWNLOAD, SOURCE_EMBEDDED, SOURCE_FOLDER
     from ui.navigation import PAGES
 
     built = [entry.title_key for entry in PAGES]
     built += [f"home.teaches_{entry.section}" for entry in PAGES if entry.url_path]  # home lists the others
     built += [f"app.source_{source}" for source in (SOURCE_FOLDER, SOURCE_DOWNLOAD, SOURCE_EMBEDDED)]
+    built += [f"app.skipped_{source}" for source in (SKIPPED_FOLDER, SKIPPED_CACHE, SKIPPED_DOWNLOAD)]
     built += [f"app.device_{kind}" for kind in ("cpu", "cuda", "mps")]
     built += [f"app.model_{status}" for status in ("none", "training", "trained")]
     built += [f"dataset.split_{split}" for split in ("train", "test")]
