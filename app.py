@@ -3,9 +3,10 @@
 import streamlit as st
 
 from ui.i18n import LANGUAGE_KEY, current_language, languages, t
-from ui.navigation import PAGES
+from ui.navigation import PAGES, mark_routed
 from ui.sidebar import render_sidebar
 
+mark_routed()
 current_language()  # settle the default before the widget reads session_state
 st.set_page_config(page_title=t("app.title"), page_icon="🔢", layout="wide")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import torch
 
@@ -35,14 +36,57 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def free_cores() -> int:
-    """Usable cores minus those other processes keep busy (1-minute load average), at least 1."""
-    cores = usable_cores()
+CPU_SAMPLE_SECONDS = 0.1  # how long free_cores watches the CPUs
+
+
+def _cpu_ticks(cpus: set[int]) -> tuple[int, int]:
+    """(busy, total) clock ticks since boot, summed over the given CPUs, from /proc/stat (Linux)."""
+    busy = total = 0
+    with open("/proc/stat") as stat:
+        for line in stat:
+            name, *values = line.split()
+            if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+                ticks = [int(v) for v in values[:8]]  # user nice system idle iowait irq softirq steal
+                total += sum(ticks)
+                busy += sum(ticks) - ticks[3] - ticks[4]
+    return busy, total
+
+
+def _own_ticks() -> int:
+    """CPU clock ticks this process (all its threads) has used, from /proc/self/stat."""
+    with open("/proc/self/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def busy_cores_elsewhere(sample_seconds: float = CPU_SAMPLE_SECONDS) -> float:
+    """How many of our cores other processes keep busy, measured over sample_seconds.
+
+    This process's own use is left out, so the threads of the previous training run do not
+    count against the next. Off Linux, the 1-minute load average stands in.
+    """
     try:
-        busy = round(os.getloadavg()[0])
-    except (AttributeError, OSError):
-        busy = 0
-    return max(1, min(cores, cores - busy))
+        cpus = os.sched_getaffinity(0)
+        busy_before, total_before = _cpu_ticks(cpus)
+        own_before = _own_ticks()
+        time.sleep(sample_seconds)
+        busy_after, total_after = _cpu_ticks(cpus)
+        own_after = _own_ticks()
+    except (AttributeError, OSError, ValueError, IndexError):
+        try:
+            return os.getloadavg()[0]
+        except (AttributeError, OSError):
+            return 0.0
+    ticks_per_core = (total_after - total_before) / len(cpus)
+    if ticks_per_core <= 0:
+        return 0.0
+    return max(0.0, (busy_after - busy_before) - (own_after - own_before)) / ticks_per_core
+
+
+def free_cores() -> int:
+    """Usable cores minus those other processes keep busy right now, at least 1."""
+    cores = usable_cores()
+    return max(1, min(cores, cores - round(busy_cores_elsewhere())))
 
 
 def configure_cpu_threads(n_threads: int | None = None) -> int:

@@ -11,6 +11,9 @@ from mnist_core.samples import MAX_SAMPLES, MIN_SAMPLES, SampleError, class_coun
 from ui.data import load_data
 from ui.dataset_charts import class_distribution_figure, digit_heatmap_figure, thumbnails
 from ui.i18n import t
+from ui.navigation import ensure_router
+
+ensure_router()
 
 SEED_KEY = "dataset_seed"
 SEED_LIMIT = 2**31 - 1  # torch.Generator.manual_seed takes any int; keep it typeable

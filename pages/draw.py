@@ -21,7 +21,10 @@ from mnist_core.preprocess import (
 )
 from ui import draw_figures
 from ui.i18n import t
+from ui.navigation import ensure_router
 from ui.session import LIVE_REFRESH_SECONDS, get_session, session_model, start_training
+
+ensure_router()
 
 CANVAS_SIDE = 280  # px; the canvas is 10x the 28 px MNIST field
 DEFAULT_STROKE = 20  # px on the canvas: about MNIST's 2 px stroke once the digit is fitted to 20 px

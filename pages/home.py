@@ -4,7 +4,9 @@ import streamlit as st
 
 from mnist_core import FLAT_FEATURES
 from ui.i18n import t
-from ui.navigation import PAGES
+from ui.navigation import PAGES, ensure_router
+
+ensure_router()
 
 st.title(t("app.title"))
 st.write(t("home.intro"))

@@ -22,8 +22,11 @@ from mnist_core.shapes import (
 )
 from mnist_core.model import CONV1_CHANNELS, IMAGE_SIZE, KERNEL_SIZE, POOL_SIZE
 from ui.i18n import t
+from ui.navigation import ensure_router
 from ui.shapes_chain import FIELD_BOUNDS, add_layer, as_layer, chain_rows, layer_row_controls, reset_to_seed
 from ui.shapes_figures import MAX_PICTURE_CELLS, formula_latex, output_positions, rule_text, sliding_window_figure
+
+ensure_router()
 
 PRESETS = ("valid", "same", "custom")
 DEFAULTS = {CONV: {"f": KERNEL_SIZE, "s": 1}, POOL: {"f": POOL_SIZE, "s": POOL_SIZE}}  # the seed's conv1 and pool

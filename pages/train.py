@@ -13,7 +13,10 @@ from mnist_core.metrics import confusion_matrix, pair_indices, per_class_accurac
 from ui import train_charts
 from ui.data import load_data
 from ui.i18n import t
+from ui.navigation import ensure_router
 from ui.session import LIVE_REFRESH_SECONDS, get_session
+
+ensure_router()
 
 LEARNING_RATES = [float(f"{10 ** (k / 4):.3g}") for k in range(-16, 5)]  # 0.0001 ... 10, four steps a decade
 GRID_IMAGES = 12

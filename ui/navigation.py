@@ -24,3 +24,31 @@ PAGES = (
     PageEntry("pages/train.py", "train", ":material/model_training:", "train"),
     PageEntry("pages/draw.py", "draw", ":material/draw:", "draw"),
 )
+
+
+ROUTED_KEY = "routed_by_app"  # st.session_state: app.py has run for this browser session
+
+
+def mark_routed() -> None:
+    """Called by app.py on every run."""
+    import streamlit as st
+
+    st.session_state[ROUTED_KEY] = True
+
+
+def ensure_router() -> None:
+    """Make sure a browser session's first page runs inside app.py's router; every page calls this first.
+
+    With a folder named pages/ beside app.py, Streamlit treats the app as a legacy multipage app
+    until st.navigation has run once in the server process. Until then, a deep link such as
+    /dataset on a freshly started server runs pages/dataset.py alone: no sidebar, no language
+    choice. Leaving that mode and rerunning lets app.py route the same URL as usual. Only a
+    session's first run is rerun, which has no widget events that a rerun could lose. (AppTest
+    re-enters legacy mode on every run; its later runs then show the page alone, as before.)
+    """
+    import streamlit as st
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory and not st.session_state.get(ROUTED_KEY):
+        PagesManager.uses_pages_directory = False  # what st.navigation itself does on its first call
+        st.rerun()

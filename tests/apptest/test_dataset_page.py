@@ -6,22 +6,16 @@ from streamlit.testing.v1 import AppTest
 
 from mnist_core import MEAN, STD
 from mnist_core.samples import MAX_SAMPLES, MIN_SAMPLES, pick_samples
-from tests.conftest import ROOT
+from tests.apptest.app import new_app, open_page
 from ui.data import load_data
-from ui.i18n import LANGUAGE_KEY, strings
+from ui.i18n import strings
 from ui.navigation import PAGES
 
-RUN_TIMEOUT_S = 120
 DATASET_PAGE = next(entry.file for entry in PAGES if entry.section == "dataset")
 
 
 def open_dataset_page(language: str = "en") -> AppTest:
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=RUN_TIMEOUT_S)
-    app.session_state[LANGUAGE_KEY] = language
-    app.run()
-    app.switch_page(DATASET_PAGE).run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
+    return open_page(DATASET_PAGE, language)
 
 
 def grid_captions(app: AppTest) -> list[str]:
@@ -125,7 +119,7 @@ def test_bad_data_folder_warns_and_falls_back(monkeypatch, tmp_path):
     monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path))
     load_data.clear()
     try:
-        app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=RUN_TIMEOUT_S)
+        app = new_app(language=None)
         app.run()  # AppTest drops the router's sidebar after switch_page, so read it on the home page
         assert not app.exception
         warnings = " ".join(warning.value for warning in app.sidebar.warning)

@@ -19,21 +19,16 @@ from streamlit.testing.v1 import AppTest
 from mnist_core import checkpoint_bytes, save_checkpoint
 from mnist_core.inference import inference_model, read_image
 from mnist_core.preprocess import load_image
-from tests.conftest import ROOT
+from tests.apptest.app import open_page
 from tests.drawn_digits import drawn_digits, evaluation_digits
 from ui.i18n import strings
 
-RUN_TIMEOUT_S = 120  # the first run imports torch and loads the data on busy cores
 TRAINING_TIMEOUT_S = 600  # a safety net against a hung job, not a speed requirement
 EN = strings("en")
 
 
 def open_draw_page() -> AppTest:
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=RUN_TIMEOUT_S)
-    app.run()
-    app.switch_page("pages/draw.py").run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
+    return open_page("pages/draw.py", language=None)
 
 
 def png(array: np.ndarray) -> bytes:
@@ -164,11 +159,7 @@ def test_offers_checkpoints_the_cli_wrote(trained_state, digit_png, tmp_path, mo
 
 
 def test_page_speaks_chinese():
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=RUN_TIMEOUT_S)
-    app.session_state["language"] = "zh"
-    app.run()
-    app.switch_page("pages/draw.py").run()
-    assert not app.exception
+    app = open_page("pages/draw.py", "zh")
     zh = strings("zh")
     assert app.button(key="draw_quick_train").label == zh["draw.quick_train"]
     assert app.radio(key="draw_input").label == zh["draw.input_source"]

@@ -19,12 +19,9 @@ from google.protobuf.json_format import MessageToDict
 from streamlit.testing.v1 import AppTest
 
 from mnist_core import save_checkpoint
-from tests.conftest import ROOT
-from ui.i18n import LANGUAGE_KEY
+from tests.apptest.app import open_page
 from ui.navigation import PAGES
-from ui.session import TOKEN_PARAM, checkpoint_path
-
-RUN_TIMEOUT_S = 120
+from ui.session import checkpoint_path
 
 # Names a Chinese deep-learning text writes in Latin letters: products, libraries, layer and function
 # names from the code, file formats, and the padding modes' own names ("valid", "same").
@@ -95,14 +92,7 @@ def english_words(text: str) -> set[str]:
 
 
 def render_in_chinese(page_file: str, token: str | None = None) -> AppTest:
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=RUN_TIMEOUT_S)
-    app.session_state[LANGUAGE_KEY] = "zh"
-    if token is not None:
-        app.query_params[TOKEN_PARAM] = token
-    app.run()
-    app.switch_page(page_file).run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
+    return open_page(page_file, "zh", token)
 
 
 def untranslated(app: AppTest) -> dict[str, set[str]]:

@@ -3,22 +3,15 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT
-from ui.i18n import LANGUAGE_KEY, languages, strings
+from tests.apptest.app import new_app, open_page
+from ui.i18n import languages, strings
 from ui.navigation import PAGES
-
-RUN_TIMEOUT_S = 120  # the first run loads the data and imports torch
 
 
 @pytest.mark.parametrize("language", list(languages()))
 @pytest.mark.parametrize("entry", PAGES, ids=[entry.section for entry in PAGES])
 def test_page_opens(entry, language):
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=RUN_TIMEOUT_S)
-    app.session_state[LANGUAGE_KEY] = language
-    app.run()
-    app.switch_page(entry.file).run()
-
-    assert not app.exception, [e.value for e in app.exception]
+    app = open_page(entry.file, language)
     heading_key = "app.title" if entry.section == "home" else entry.title_key  # home greets with the app's name
     assert app.title[0].value == strings(language)[heading_key]
 
@@ -28,7 +21,7 @@ def sidebar_captions(app: AppTest) -> str:
 
 
 def test_sidebar_shows_data_device_and_no_model_yet():
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=RUN_TIMEOUT_S)
+    app = new_app(language=None)
     app.run()
     english = strings("en")
     captions = sidebar_captions(app)
@@ -46,7 +39,7 @@ def test_sidebar_shows_a_trained_model(trained_state, tmp_path):
 
     session = TrainingSession(tmp_path / "0123456789abcdef0123456789abcdef" / "checkpoint.pt")
     session.load_checkpoint(io.BytesIO(checkpoint_bytes(trained_state)), "trained.pt")
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=RUN_TIMEOUT_S)
+    app = new_app(language=None)
     app.session_state[SESSION_KEY] = session  # AppTest drops the sidebar on a second run, so set it up first
     app.run()
 

@@ -7,20 +7,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mnist_core.shapes import conv_output_steps, pool_output_steps
-from tests.conftest import ROOT
+from tests.apptest.app import open_page
 from ui.i18n import LANGUAGE_KEY
 from ui.shapes_figures import DROPPED, HOLE, INPUT, PADDING, TAP, cell_kinds
 
-RUN_TIMEOUT_S = 120  # the first run imports torch and plotly
-
 
 def open_shapes(language: str = "en") -> AppTest:
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=RUN_TIMEOUT_S)
-    app.session_state[LANGUAGE_KEY] = language
-    app.run()
-    app.switch_page("pages/shapes.py").run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
+    return open_page("pages/shapes.py", language)
 
 
 def set_numbers(app: AppTest, **values) -> AppTest:

@@ -11,24 +11,16 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mnist_core import TrainConfig
-from tests.conftest import ROOT
-from ui.i18n import LANGUAGE_KEY, strings
+from tests.apptest.app import open_page
+from ui.i18n import strings
 from ui.session import SESSION_KEY, TOKEN_PARAM
 
-RUN_TIMEOUT_S = 120  # the first run imports torch and loads the data
 TRAIN_WAIT_S = 300  # one epoch on the embedded digits, on a busy 2-core machine
 EN, ZH = strings("en"), strings("zh")
 
 
 def open_train_page(language: str = "en", token: str | None = None) -> AppTest:
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=RUN_TIMEOUT_S)
-    app.session_state[LANGUAGE_KEY] = language
-    if token is not None:
-        app.query_params[TOKEN_PARAM] = token
-    app.run()
-    app.switch_page("pages/train.py").run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
+    return open_page("pages/train.py", language, token)
 
 
 def train_until_done(app: AppTest) -> None:

@@ -139,16 +139,8 @@ def running_app(env_overrides: dict[str, str] | None = None):
 
 
 @pytest.fixture(scope="session")
-def app_url(browser):
+def app_url():
     with running_app() as url:
-        # With a pages/ folder next to app.py, Streamlit runs a deep link (/dataset) as a bare legacy page
-        # until app.py has called st.navigation once; open home first so every test meets the real router.
-        # test_pages_browser.py::test_deep_link_on_a_fresh_server covers that first visit on its own.
-        context = new_context(browser)
-        try:
-            open_app_page(context.new_page(), url, "")
-        finally:
-            context.close()
         yield url
 
 

@@ -23,12 +23,8 @@ def test_page_renders(page, app_url, entry):
     save_screenshot(page, entry.section)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Streamlit runs pages/*.py as legacy pages until app.py has called st.navigation once: "
-    "a deep link on a fresh server shows the page without the router's sidebar. Renaming pages/ fixes it.",
-)
 def test_deep_link_on_a_fresh_server(page):
+    """A bookmarked /dataset right after a server start still gets the router (ui.navigation.ensure_router)."""
     with running_app() as url:
         open_app_page(page, url, "dataset")
         assert_no_exception(page)

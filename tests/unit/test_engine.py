@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -214,14 +216,37 @@ def test_device_choice_and_cpu_threads(monkeypatch):
     assert resolve_device("auto").type == available_devices()[0] and available_devices()[-1] == "cpu"
     assert resolve_device("cpu") == torch.device("cpu")
     monkeypatch.setattr(device_module, "usable_cores", lambda: 4)
-    monkeypatch.setattr(device_module.os, "getloadavg", lambda: (2.6, 0.0, 0.0))
+    monkeypatch.setattr(device_module, "busy_cores_elsewhere", lambda: 2.6)
     assert device_module.free_cores() == 1  # 4 cores, about 3 busy
-    monkeypatch.setattr(device_module.os, "getloadavg", lambda: (9.0, 0.0, 0.0))
+    monkeypatch.setattr(device_module, "busy_cores_elsewhere", lambda: 9.0)
     assert device_module.free_cores() == 1  # never below one
-    monkeypatch.setattr(device_module.os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+    monkeypatch.setattr(device_module, "busy_cores_elsewhere", lambda: 0.2)
     assert device_module.free_cores() == 4
     threads = torch.get_num_threads()
     try:
         assert device_module.configure_cpu_threads(1) == 1 and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(threads)
+
+
+def test_busy_cores_elsewhere_leaves_out_this_process(monkeypatch):
+    """Two CPUs over one sample: 150 busy ticks of 200, 100 of them this process's own."""
+    from mnist_core import device as device_module
+
+    readings = iter([(1_000, 5_000), (1_150, 5_200)])  # (busy, total) before and after
+    own = iter([300, 400])
+    monkeypatch.setattr(device_module.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(device_module, "_cpu_ticks", lambda cpus: next(readings))
+    monkeypatch.setattr(device_module, "_own_ticks", lambda: next(own))
+    monkeypatch.setattr(device_module.time, "sleep", lambda seconds: None)
+    assert device_module.busy_cores_elsewhere() == pytest.approx(0.5)  # 50 ticks of 100 per core
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="reads Linux's /proc")
+def test_cpu_tick_readers_parse_this_machine():
+    from mnist_core import device as device_module
+
+    busy, total = device_module._cpu_ticks(os.sched_getaffinity(0))
+    assert 0 <= busy <= total and total > 0
+    assert device_module._own_ticks() > 0  # importing torch alone costs CPU time
+    assert 0.0 <= device_module.busy_cores_elsewhere(0.05) <= os.cpu_count()
