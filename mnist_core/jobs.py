@@ -28,7 +28,7 @@ import torch
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import MnistData
-from .device import free_cores
+from .device import usable_cores
 from .engine import (
     BatchEvent,
     History,
@@ -109,12 +109,17 @@ _default_limiter_lock = threading.Lock()
 
 
 def default_limiter() -> SlotLimiter:
-    """The process-wide limiter: MNIST_MAX_TRAINING_JOBS if set, else one slot per free CPU core."""
+    """The process-wide limiter: MNIST_MAX_TRAINING_JOBS if set, else one slot per CPU core we may use.
+
+    The cores are counted once for the server's lifetime, so a momentary load when the first job
+    starts does not shrink it; each job sizes its threads to the cores free when it starts.
+    """
     global _default_limiter
     with _default_limiter_lock:
         if _default_limiter is None:
             configured = os.environ.get(MAX_JOBS_ENV, "").strip()
-            _default_limiter = SlotLimiter(int(configured) if configured else free_cores())
+            slots = int(configured) if configured.isdigit() and int(configured) > 0 else usable_cores()
+            _default_limiter = SlotLimiter(slots)
         return _default_limiter
 
 

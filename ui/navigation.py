@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -26,14 +27,24 @@ PAGES = (
 )
 
 
+# Input widgets whose values survive a visit to another page. Streamlit forgets a widget's value when a
+# run does not draw it; writing each value back on every run keeps it. Buttons and uploaders cannot be
+# written, so only these keys are kept.
+KEPT_WIDGETS = re.compile(
+    r"shapes_(kind|n|in_channels|out_channels|ceil_mode|position|(conv|pool)_(f|s|d|p|preset))"
+    r"|dataset_(split|count|digit|seed|enlarged)"
+)
 ROUTED_KEY = "routed_by_app"  # st.session_state: app.py has run for this browser session
 
 
 def mark_routed() -> None:
-    """Called by app.py on every run."""
+    """Called by app.py on every run, before the page: note the session is routed, keep page inputs."""
     import streamlit as st
 
     st.session_state[ROUTED_KEY] = True
+    for key in list(st.session_state.keys()):
+        if KEPT_WIDGETS.fullmatch(key):
+            st.session_state[key] = st.session_state[key]
 
 
 def ensure_router() -> None:

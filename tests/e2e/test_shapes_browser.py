@@ -1,5 +1,7 @@
 """The shape page in real Chromium: typed numbers reach the app and the result, formula and picture follow."""
 
+from playwright.sync_api import expect
+
 from tests.e2e.conftest import assert_no_exception, open_app_page, save_screenshot, wait_idle
 from ui.i18n import strings
 
@@ -73,3 +75,20 @@ def test_impossible_layer_shows_the_rule_in_chinese(new_page, app_url):
     assert any("无法构成的层：卷积核 7 大于填充后的输入 5。" in text for text in errors), errors
     assert not page.locator("[data-testid='stMetricValue']").count()
     save_screenshot(page, "shapes_impossible_zh")
+
+
+def test_typed_numbers_survive_a_visit_to_another_page(page, app_url):
+    open_app_page(page, app_url, "shapes")
+    type_number(page, ENGLISH["shapes.s"], 2)
+    assert output_size(page) == "12 × 12"
+
+    nav = page.locator("[data-testid='stSidebarNav']")
+    nav.get_by_role("link", name=ENGLISH["dataset.title"]).click()
+    wait_idle(page)
+    nav.get_by_role("link", name=ENGLISH["shapes.title"]).click()
+    wait_idle(page)
+
+    expect(page.locator("[data-testid='stMain'] h1").first).to_have_text(ENGLISH["shapes.title"])
+    expect(number_input(page, ENGLISH["shapes.s"])).to_have_value("2")  # expect() retries while the page draws
+    expect(page.locator("[data-testid='stMetricValue']").first).to_have_text("12 × 12")
+    assert_no_exception(page)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from playwright.sync_api import expect
+
 from tests.e2e.conftest import SCREENSHOTS_DIR, assert_no_exception, open_app_page, save_screenshot, wait_idle
 from ui.i18n import strings
 
@@ -99,7 +101,7 @@ def test_live_view_screenshot_while_training(page, app_url):
         f"() => {{ const el = document.querySelector({LIVE_CHART!r}); return el && el.data && el.data[0].x.length >= 20; }}",
         timeout=TRAIN_WAIT_S * 1000,
     )
-    assert page.locator("[data-testid='stProgress']").count() == 1
+    expect(page.locator("[data-testid='stProgress']")).to_have_count(1)  # retries across fragment redraws
     SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
     # save_screenshot waits for an idle app, which never comes while the fragment polls: a tall window instead.
     page.set_viewport_size({"width": 1280, "height": 1900})

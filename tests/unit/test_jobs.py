@@ -288,3 +288,14 @@ def test_loading_while_training_is_refused(small_data, tmp_path, trained_state):
         session.load_checkpoint(checkpoint_bytes(trained_state))
     session.stop()
     finish(session)
+
+
+@pytest.mark.parametrize(("configured", "expected"), [("3", 3), ("", None), ("0", None), ("many", None)])
+def test_default_limiter_reads_the_environment_or_counts_cores(monkeypatch, configured, expected):
+    from mnist_core import jobs
+    from mnist_core.device import usable_cores
+
+    monkeypatch.setattr(jobs, "_default_limiter", None)  # a fresh server process
+    monkeypatch.setenv(jobs.MAX_JOBS_ENV, configured)
+    assert jobs.default_limiter().slots == (expected or usable_cores())  # unusable values fall back
+    assert jobs.default_limiter() is jobs.default_limiter()
