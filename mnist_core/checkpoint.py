@@ -8,9 +8,11 @@ anything is used, so a bad file changes nothing.
 from __future__ import annotations
 
 import io
+import math
 import os
 import pickle
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import BinaryIO, Union
 
@@ -102,6 +104,7 @@ def load_checkpoint(source: Source, device: torch.device | str = "cpu") -> Train
     data, name = _read_bytes(source)
     if len(data) > MAX_CHECKPOINT_BYTES:
         raise CheckpointError(_too_big(name, len(data)))
+    _check_container(data, name)
     try:
         payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -114,7 +117,87 @@ def load_checkpoint(source: Source, device: torch.device | str = "cpu") -> Train
     except Exception as exc:  # truncated zip, random bytes, ...
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{name} is not a readable PyTorch checkpoint ({detail}).") from exc
-    return _state_from_payload(payload, name, torch.device(device))
+    try:
+        return _state_from_payload(payload, name, torch.device(device))
+    except CheckpointError:
+        raise
+    except Exception as exc:  # any other oddity in a crafted file is still just a bad file
+        raise CheckpointError(f"{name} is not a usable checkpoint ({type(exc).__name__}: {exc}).") from exc
+
+
+def _check_container(data: bytes, name: str) -> None:
+    """torch.save's zip, with stored (uncompressed) entries adding up to no more than the file limit.
+
+    Without this, a small file of compressed entries, or a tensor viewing a huge storage, could
+    make torch.load allocate gigabytes before any check runs.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+    except zipfile.BadZipFile as exc:
+        raise CheckpointError(
+            f"{name} is not a readable PyTorch checkpoint (not the zip format torch.save writes)."
+        ) from exc
+    if any(entry.compress_type != zipfile.ZIP_STORED for entry in entries):
+        raise CheckpointError(f"{name} has compressed entries; torch.save never writes those.")
+    if sum(entry.file_size for entry in entries) > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(_too_big(name, sum(entry.file_size for entry in entries)))
+
+
+def _plain_tensor(value: object) -> bool:
+    """A dense CPU tensor that owns exactly its own elements (no view into a larger storage)."""
+    return (
+        isinstance(value, torch.Tensor)
+        and value.layout == torch.strided
+        and value.device.type == "cpu"
+        and value.untyped_storage().nbytes() == value.numel() * value.element_size()
+    )
+
+
+def _number_list(values: object, kind: type, low: float | None = None, high: float | None = None) -> bool:
+    if not isinstance(values, list):
+        return False
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+            return False
+        if kind is float and not math.isfinite(value):
+            return False
+        if (low is not None and value < low) or (high is not None and value > high):
+            return False
+    return True
+
+
+def _check_history(history: History, name: str) -> None:
+    valid = (
+        _number_list(history.train_losses, float, 0)
+        and _number_list(history.test_losses, float, 0)
+        and _number_list(history.test_accuracy, float, 0, 1)
+        and _number_list(history.train_counter, int, 0)
+        and _number_list(history.test_counter, int, 0)
+        and _number_list(history.resume_points, int, 0)
+    )
+    if not valid:
+        raise CheckpointError(f"{name} has an invalid history (losses, accuracies and counters must be numbers in range).")
+    if not (len(history.train_losses) == len(history.train_counter)
+            and len(history.test_losses) == len(history.test_counter) == len(history.test_accuracy)):
+        raise CheckpointError(f"{name} has an inconsistent history (losses and counters differ in length).")
+
+
+def _load_optimizer_state(optimizer: torch.optim.SGD, values: object, model: Net, name: str) -> None:
+    """The momentum buffers from the file; the hyperparameters always come from the config."""
+    settings = {k: v for k, v in optimizer.param_groups[0].items() if k != "params"}
+    try:
+        optimizer.load_state_dict(values)
+    except Exception as exc:
+        raise CheckpointError(f"{name} has an optimizer state that does not fit this network ({exc}).") from exc
+    for group in optimizer.param_groups:
+        group.update(settings)  # a file must not smuggle in another learning rate, or maximize=True
+    for parameter in model.parameters():
+        buffer = optimizer.state.get(parameter, {}).get("momentum_buffer")
+        if buffer is not None and not (
+            isinstance(buffer, torch.Tensor) and buffer.shape == parameter.shape and torch.isfinite(buffer).all()
+        ):
+            raise CheckpointError(f"{name} has an optimizer state that does not fit this network (momentum buffers).")
 
 
 def _state_from_payload(payload: object, name: str, device: torch.device) -> TrainingState:
@@ -126,18 +209,23 @@ def _state_from_payload(payload: object, name: str, device: torch.device) -> Tra
     missing = REQUIRED_KEYS - payload.keys()
     if missing:
         raise CheckpointError(f"{name} is missing {', '.join(sorted(missing))}.")
-    if payload["version"] != VERSION:
-        raise CheckpointError(f"{name} has checkpoint version {payload['version']}; this app reads version {VERSION}.")
+    if type(payload["version"]) is not int or payload["version"] != VERSION:
+        raise CheckpointError(f"{name} has checkpoint version {payload['version']!r}; this app reads version {VERSION}.")
 
     model_state = payload["model_state"]
     expected = Net().state_dict()
     if not isinstance(model_state, dict) or set(model_state) != set(expected):
-        found = sorted(model_state) if isinstance(model_state, dict) else type(model_state).__name__
+        found = sorted(map(str, model_state)) if isinstance(model_state, dict) else type(model_state).__name__
         raise CheckpointError(
             f"{name} holds a different model: its layers are {found}, this network's are {sorted(expected)}."
         )
     for key, tensor in expected.items():
         value = model_state[key]
+        if isinstance(value, torch.Tensor) and value.shape == tensor.shape and not (
+            _plain_tensor(value) and value.dtype == tensor.dtype
+        ):
+            raise CheckpointError(f"{name}: {key} is not a plain {tensor.dtype} tensor of its own (a view, sparse or "
+                                  "another type), which this app never saves.")
         if not isinstance(value, torch.Tensor) or value.shape != tensor.shape:
             shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
             raise CheckpointError(f"{name} holds a different model: {key} has shape {shape}, expected {tuple(tensor.shape)}.")
@@ -155,8 +243,7 @@ def _state_from_payload(payload: object, name: str, device: torch.device) -> Tra
         history = History.from_dict(history_values)
     except TypeError as exc:
         raise CheckpointError(f"{name} has an invalid history: {exc}") from exc
-    if len(history.train_losses) != len(history.train_counter) or len(history.test_losses) != len(history.test_counter):
-        raise CheckpointError(f"{name} has an inconsistent history (losses and counters differ in length).")
+    _check_history(history, name)
     epochs_done, examples_seen = payload["epochs_done"], payload["examples_seen"]
     if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (epochs_done, examples_seen)):
         raise CheckpointError(f"{name} has invalid progress counters.")
@@ -165,10 +252,7 @@ def _state_from_payload(payload: object, name: str, device: torch.device) -> Tra
     model.load_state_dict(model_state)
     model = model.to(device)
     optimizer = make_optimizer(model, config)
-    try:
-        optimizer.load_state_dict(payload["optimizer_state"])
-    except Exception as exc:
-        raise CheckpointError(f"{name} has an optimizer state that does not fit this network ({exc}).") from exc
+    _load_optimizer_state(optimizer, payload["optimizer_state"], model, name)
 
     rng = payload["rng"] if isinstance(payload["rng"], dict) else {}
     shuffle_generator = torch.Generator()

@@ -45,7 +45,8 @@ class History:
         return cls(**{name: list(values.get(name, [])) for name in cls.__dataclass_fields__})
 
     def copy(self) -> "History":
-        return History.from_dict(self.to_dict())
+        """Shallow copies of the lists (their items are numbers): cheap enough for every logged batch."""
+        return History(**{f.name: list(getattr(self, f.name)) for f in fields(History)})
 
 
 @dataclass
@@ -284,6 +285,8 @@ def train(
         order = torch.randperm(n_train, generator=state.shuffle_generator).to(device)
         for batch_index in range(batches_per_epoch):
             if should_stop is not None and should_stop():
+                if not bool(_all_weights_finite(model)):  # diverged since the last logged batch
+                    _restore(state, last_good)
                 state.torch_rng_state = torch.get_rng_state()
                 yield StoppedEvent(epoch, batch_index, state.examples_seen)
                 return

@@ -28,7 +28,7 @@ import torch
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import MnistData
-from .device import usable_cores
+from .device import resolve_device, usable_cores
 from .engine import (
     BatchEvent,
     History,
@@ -401,11 +401,10 @@ class TrainingSession:
         """
         if self.job.active:
             raise JobBusyError("Stop the training before loading a checkpoint.")
-        state = load_checkpoint(source)
-        if self.checkpoint_path is not None:
-            save_checkpoint(state, self.checkpoint_path)
+        state = load_checkpoint(source, device=resolve_device("auto"))  # continue where new runs train
         self._begin_run(state, RunRecord(next(self._run_ids), state.config, "uploaded", name))
         self.job.adopt(state)
+        self.job._checkpoint(state, self.checkpoint_path)  # a failed write shows on the page, never raises
         return state
 
     def _begin_run(self, state: TrainingState, record: RunRecord) -> None:

@@ -33,7 +33,8 @@ NOISE_FLOOR = 0.1  # ink-map values below this (paper texture, JPEG noise) are b
 MIN_INK_FRACTION = 0.0005  # less ink than 0.05% of the image area (in full-ink pixels) is blank
 MIN_INK_PIXELS = 2.0  # ... and never less than two full pixels, whatever the image size
 MAX_IMAGE_BYTES = 15 * 1024 * 1024  # a 12-megapixel phone JPEG is about 5 MB
-MAX_IMAGE_PIXELS = 50_000_000  # refuse decompression bombs before decoding them
+MAX_IMAGE_PIXELS = 25_000_000  # refuse decompression bombs before decoding (a 12 MP phone photo is fine)
+IMAGE_FORMATS = ("PNG", "JPEG")  # what the page's uploader offers; Pillow alone would open dozens more
 WORKING_SIDE = 1024  # larger photos are shrunk to this longer side first: no digit needs more
 
 ImageSource = Union[str, os.PathLike, bytes, BinaryIO]
@@ -67,13 +68,13 @@ class NaiveInput:
 
 
 def load_image(source: ImageSource, name: str | None = None) -> np.ndarray:
-    """Decode a PNG/JPEG/... into an array: H x W (grey) or H x W x 4 (RGBA, when it has transparency).
+    """Decode a PNG or JPEG into an array: H x W (grey) or H x W x 4 (RGBA, when it has transparency).
 
     A phone photo is turned upright (EXIF orientation) and shrunk to WORKING_SIDE px.
     """
     data, name = _read_image_bytes(source, name)
     try:
-        with Image.open(io.BytesIO(data)) as opened:
+        with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as opened:
             width, height = opened.size
             if width * height > MAX_IMAGE_PIXELS:
                 raise ImageReadError(
@@ -83,7 +84,11 @@ def load_image(source: ImageSource, name: str | None = None) -> np.ndarray:
             image.load()
     except ImageReadError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow's own limit, for sizes the header hides
+        raise ImageReadError(
+            f"{name} is too large; images up to {MAX_IMAGE_PIXELS // 1_000_000} megapixels are accepted."
+        ) from exc
+    except UnidentifiedImageError as exc:
         raise ImageReadError(f"{name} is not an image format we can read (PNG or JPEG work).") from exc
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt image data
         raise ImageReadError(f"{name} could not be decoded: the file looks damaged ({exc}).") from exc

@@ -75,6 +75,9 @@ def _registry() -> _Registry:
 
 
 def checkpoint_path(token: str) -> Path:
+    # The folder names are the tokens, and a token opens its session: only this server's user may list them.
+    CHECKPOINT_ROOT.mkdir(mode=0o700, exist_ok=True)
+    CHECKPOINT_ROOT.chmod(0o700)
     return CHECKPOINT_ROOT / token / CHECKPOINT_NAME
 
 

@@ -150,6 +150,16 @@ def test_checkpoint_of_another_network_or_shape(trained_state):
         (lambda p: p["history"]["train_counter"].pop(), "inconsistent history"),
         (lambda p: p.update(optimizer_state={"state": {}, "param_groups": []}), "optimizer state that does not fit"),
         (lambda p: p["rng"].update(shuffle=torch.zeros(3, dtype=torch.uint8)), "invalid RNG state"),
+        (lambda p: p.update(version=torch.tensor([1, 1])), "checkpoint version tensor"),
+        (lambda p: p["history"].update(test_accuracy=["x"] * len(p["history"]["test_losses"])), "invalid history"),
+        (lambda p: p["history"]["test_accuracy"].pop(), "inconsistent history"),
+        (lambda p: p["history"]["train_losses"].__setitem__(0, float("nan")), "invalid history"),
+        (lambda p: p["model_state"].update({0: torch.zeros(1)}), "holds a different model"),
+        (lambda p: p["model_state"].update({"fc2.bias": torch.zeros(1000)[:10]}), "fc2.bias is not a plain"),
+        (lambda p: p["model_state"].update({"fc2.bias": torch.zeros(10).to_sparse()}), "fc2.bias is not a plain"),
+        (lambda p: p["model_state"].update({"fc2.bias": torch.zeros(10, dtype=torch.float64)}), "fc2.bias is not a plain"),
+        (lambda p: next(iter(p["optimizer_state"]["state"].values())).update(momentum_buffer=torch.zeros(3)),
+         "momentum buffers"),
     ],
 )
 def test_inconsistent_contents_are_refused(trained_state, change, words):
@@ -167,6 +177,26 @@ def test_oversized_files_are_refused_before_reading(trained_state, tmp_path, mon
     for source in (path, data, io.BytesIO(data)):
         with pytest.raises(CheckpointError, match="a checkpoint of this network is under 1 MB"):
             load_checkpoint(source)
+
+
+def test_compressed_entries_are_refused_before_unpacking(trained_state, tmp_path):
+    """A zip of deflated entries could unpack to gigabytes; torch.load would accept it."""
+    stored = zipfile.ZipFile(io.BytesIO(checkpoint_bytes(trained_state)))
+    path = tmp_path / "deflated.pt"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for entry in stored.infolist():
+            archive.writestr(entry.filename, stored.read(entry))
+    torch.load(path, weights_only=True)  # the point: PyTorch itself would read it
+    with pytest.raises(CheckpointError, match="compressed entries"):
+        load_checkpoint(path)
+
+
+def test_optimizer_settings_come_from_the_config_not_the_file(trained_state):
+    payload = checkpoint_dict(trained_state)
+    payload["optimizer_state"]["param_groups"][0].update(lr=1e9, maximize=True)
+    state = load_checkpoint(saved(payload))
+    group = state.optimizer.param_groups[0]
+    assert group["lr"] == trained_state.config.learning_rate and group["maximize"] is False
 
 
 def test_a_zip_that_is_not_a_checkpoint(tmp_path):

@@ -250,3 +250,22 @@ def test_cpu_tick_readers_parse_this_machine():
     assert 0 <= busy <= total and total > 0
     assert device_module._own_ticks() > 0  # importing torch alone costs CPU time
     assert 0.0 <= device_module.busy_cores_elsewhere(0.05) <= os.cpu_count()
+
+
+def test_stop_after_an_unlogged_divergence_keeps_the_last_good_weights(embedded_data):
+    """Weights can turn NaN between logged batches; Stop must not hand those back."""
+    state = new_training_state(TrainConfig(n_epochs=1, device="cpu", log_interval=1000))
+    polls = iter(range(10_000))
+    good: dict = {}
+
+    def stop_on_the_third_poll() -> bool:
+        poll = next(polls)
+        if poll == 1:
+            good.update(copy.deepcopy(state.model.state_dict()))  # what the logged batch 0 kept
+            with torch.no_grad():
+                state.model.fc2.bias.fill_(float("nan"))  # as a blow-up in batch 1 would leave it
+        return poll == 2
+
+    events = list(train(state, embedded_data, should_stop=stop_on_the_third_poll))
+    assert isinstance(events[-1], StoppedEvent)
+    assert all(torch.isfinite(p).all() for p in state.model.parameters())

@@ -286,3 +286,20 @@ def test_preparation_reads_drawn_digits_nearly_as_well_as_the_originals(trained_
     assert original_correct >= 140  # the 3-epoch net reads most original digits
     assert prepared_correct >= original_correct - 10  # within 5 points of the originals
     assert naive_correct <= prepared_correct - 40  # at least 20 points worse
+
+
+def test_only_png_and_jpeg_are_decoded():
+    """Pillow opens dozens of formats; the page offers PNG and JPEG, so nothing else is parsed."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((20, 20), dtype=np.uint8)).save(buffer, format="TIFF")
+    with pytest.raises(ImageReadError, match="not an image format we can read"):
+        load_image(buffer.getvalue(), name="scan.tif")
+
+
+def test_huge_dimensions_are_refused_from_the_header():
+    """A 7000 x 7000 PNG compresses to a few hundred KB but would decode to about 150 MB of pixels."""
+    buffer = io.BytesIO()
+    Image.new("L", (7000, 7000)).save(buffer, format="PNG")
+    assert len(buffer.getvalue()) < 1_000_000
+    with pytest.raises(ImageReadError, match="7000 x 7000 pixels; images up to 25 megapixels"):
+        load_image(buffer.getvalue(), name="bomb.png")
