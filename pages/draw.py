@@ -58,17 +58,14 @@ def _file_model(path: str, modified_ns: int):
 
 
 def uploaded_checkpoint_model():
-    uploaded = st.file_uploader(t("draw.checkpoint_upload"), type=[CHECKPOINT_SUFFIX.lstrip(".")],
-                                help=t("draw.checkpoint_upload_help", limit=MAX_CHECKPOINT_BYTES // 2**20),
-                                key="draw_checkpoint_file")
+    uploaded = st.file_uploader(t("draw.checkpoint_upload"), type=["pt", "pth"], key="draw_checkpoint_file",
+                                max_upload_size=MAX_CHECKPOINT_BYTES // 2**20,
+                                help=t("draw.checkpoint_upload_help", limit=MAX_CHECKPOINT_BYTES // 2**20))
     if uploaded is None:
         return None
     cached = st.session_state.get(UPLOADED_MODEL_KEY)
     if cached is None or cached[0] != uploaded.file_id:
-        try:
-            if uploaded.size > MAX_CHECKPOINT_BYTES:
-                raise CheckpointError(t("draw.checkpoint_too_big", size=uploaded.size / 1e6,
-                                        limit=MAX_CHECKPOINT_BYTES // 2**20))
+        try:  # load_checkpoint refuses a file over MAX_CHECKPOINT_BYTES before reading it
             cached = (uploaded.file_id, load_inference_model(uploaded), None)  # named in errors
         except CheckpointError as exc:
             cached = (uploaded.file_id, None, str(exc))

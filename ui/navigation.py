@@ -28,11 +28,13 @@ PAGES = (
 
 
 # Input widgets whose values survive a visit to another page. Streamlit forgets a widget's value when a
-# run does not draw it; writing each value back on every run keeps it. Buttons and uploaders cannot be
-# written, so only these keys are kept.
+# run does not draw it; writing each value back on every run keeps it. Only widgets with fixed bounds and
+# options are kept: a kept value outside a range that other inputs have since narrowed (the shape page's
+# output position, the dataset page's enlarged sample) would make Streamlit raise. Buttons and uploaders
+# cannot be written at all.
 KEPT_WIDGETS = re.compile(
-    r"shapes_(kind|n|in_channels|out_channels|ceil_mode|position|(conv|pool)_(f|s|d|p|preset))"
-    r"|dataset_(split|count|digit|seed|enlarged)"
+    r"shapes_(kind|n|in_channels|out_channels|ceil_mode|(conv|pool)_(f|s|d|p|preset))"
+    r"|dataset_(split|count|digit|seed)"
 )
 ROUTED_KEY = "routed_by_app"  # st.session_state: app.py has run for this browser session
 

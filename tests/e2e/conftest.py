@@ -42,17 +42,21 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 APP_IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
-QUIET_MS = 500  # a rerun starts within milliseconds of a click; idle this long after the call means done
+QUIET_MS = 500  # once a rerun has been seen, idle this long means it is done
+# When no rerun has been seen since the call, wait this long before deciding none is coming: the frontend
+# shows "running" only when the server reports the run, which a busy 2-core machine can delay.
+NO_RERUN_MS = 3000
 # Records when the app's script state last changed, so wait_idle can tell "done" from "not started yet".
 TRACK_SCRIPT_STATE = """
 window.__scriptStateChangedAt = performance.now();
 new MutationObserver(() => { window.__scriptStateChangedAt = performance.now(); })
     .observe(document, {attributes: true, subtree: true, attributeFilter: ["data-test-script-state"]});
 """
-IS_QUIET = """([selector, since, quietMs]) => {
+IS_QUIET = """([selector, since, quietMs, noRerunMs]) => {
     const app = document.querySelector(selector);
-    const now = performance.now();
-    return app !== null && now - Math.max(since, window.__scriptStateChangedAt) >= quietMs;
+    const changedAt = window.__scriptStateChangedAt;
+    const needed = changedAt > since ? quietMs : noRerunMs;
+    return app !== null && performance.now() - Math.max(since, changedAt) >= needed;
 }"""
 EXCEPTION_BOX = "[data-testid='stException']"
 
@@ -105,6 +109,7 @@ def running_app(env_overrides: dict[str, str] | None = None):
     log_dir = Path(tempfile.mkdtemp(prefix="streamlit-e2e-"))
     stderr_path = log_dir / "stderr.log"
     env = {k: v for k, v in os.environ.items() if k != "MNIST_DATA_DIR"}
+    env["TMPDIR"] = str(log_dir)  # the server's per-session checkpoints go away with it
     env.update(env_overrides or {})
     command = [
         sys.executable, "-m", "streamlit", "run", "app.py",
@@ -191,11 +196,12 @@ def page(new_page):
 def wait_idle(page) -> None:
     """Wait until the app's script has finished the run the last action started (every element drawn).
 
-    Done means: not running, and no change of the script state for QUIET_MS counted from this call,
-    so a rerun a click is about to start is waited for rather than missed.
+    Done means: not running, and quiet for QUIET_MS after a run that started since this call, or for
+    NO_RERUN_MS when none has started, so a rerun the server is slow to report is waited for, not missed.
     """
     since = page.evaluate("performance.now()")
-    page.wait_for_function(IS_QUIET, arg=[APP_IDLE, since, QUIET_MS], timeout=PAGE_TIMEOUT_MS, polling=100)
+    page.wait_for_function(IS_QUIET, arg=[APP_IDLE, since, QUIET_MS, NO_RERUN_MS], timeout=PAGE_TIMEOUT_MS,
+                           polling=100)
 
 
 def open_app_page(page, app_url: str, path: str) -> None:

@@ -92,3 +92,25 @@ def test_typed_numbers_survive_a_visit_to_another_page(page, app_url):
     expect(number_input(page, ENGLISH["shapes.s"])).to_have_value("2")  # expect() retries while the page draws
     expect(page.locator("[data-testid='stMetricValue']").first).to_have_text("12 × 12")
     assert_no_exception(page)
+
+
+def test_last_window_position_then_a_smaller_layer_raises_nothing(page, app_url):
+    """The position slider's range shrinks when the layer changes; a kept old position must not break it."""
+    open_app_page(page, app_url, "shapes")
+    thumb = page.get_by_role("slider", name=ENGLISH["shapes.picture_position"])
+    thumb.focus()
+    thumb.press("End")  # the last of 24 x 24 positions
+    wait_idle(page)
+    page.locator("[data-testid='stRadio']").filter(has_text=ENGLISH["shapes.layer_kind"]).get_by_text(
+        ENGLISH["shapes.kind_pool"], exact=True
+    ).click()
+    wait_idle(page)
+    assert_no_exception(page)
+    expect(page.locator("[data-testid='stMetricValue']").first).to_have_text("14 × 14")
+
+    nav = page.locator("[data-testid='stSidebarNav']")
+    nav.get_by_role("link", name=ENGLISH["home.title"]).click()
+    wait_idle(page)
+    nav.get_by_role("link", name=ENGLISH["shapes.title"]).click()
+    wait_idle(page)
+    assert_no_exception(page)
