@@ -45,7 +45,15 @@ class BlankImageError(ValueError):
 
 
 class ImageReadError(ValueError):
-    """A file or upload that is not an image we can read, with the reason."""
+    """A file or upload that is not an image we can read, with the reason.
+
+    ``reason`` ("too_many_pixels", "huge", "too_big", "format", "damaged", "unreadable", "empty") and ``values``
+    let a UI word the message in any language.
+    """
+
+    def __init__(self, message: str, reason: str, **values):
+        super().__init__(message)
+        self.reason, self.values = reason, values
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,8 @@ def load_image(source: ImageSource, name: str | None = None) -> np.ndarray:
             width, height = opened.size
             if width * height > MAX_IMAGE_PIXELS:
                 raise ImageReadError(
-                    f"{name} is {width} x {height} pixels; images up to {MAX_IMAGE_PIXELS // 1_000_000} megapixels are accepted."
+                    f"{name} is {width} x {height} pixels; images up to {MAX_IMAGE_PIXELS // 1_000_000} megapixels are accepted.",
+                    "too_many_pixels", width=width, height=height, limit=MAX_IMAGE_PIXELS // 1_000_000,
                 )
             image = ImageOps.exif_transpose(opened)
             image.load()
@@ -86,12 +95,13 @@ def load_image(source: ImageSource, name: str | None = None) -> np.ndarray:
         raise
     except Image.DecompressionBombError as exc:  # Pillow's own limit, for sizes the header hides
         raise ImageReadError(
-            f"{name} is too large; images up to {MAX_IMAGE_PIXELS // 1_000_000} megapixels are accepted."
+            f"{name} is too large; images up to {MAX_IMAGE_PIXELS // 1_000_000} megapixels are accepted.",
+            "huge", limit=MAX_IMAGE_PIXELS // 1_000_000,
         ) from exc
     except UnidentifiedImageError as exc:
-        raise ImageReadError(f"{name} is not an image format we can read (PNG or JPEG work).") from exc
+        raise ImageReadError(f"{name} is not an image format we can read (PNG or JPEG work).", "format") from exc
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt image data
-        raise ImageReadError(f"{name} could not be decoded: the file looks damaged ({exc}).") from exc
+        raise ImageReadError(f"{name} could not be decoded: the file looks damaged ({exc}).", "damaged") from exc
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
     image = image.convert("RGBA" if has_alpha else "L")
     if max(image.size) > WORKING_SIDE:
@@ -109,19 +119,21 @@ def _read_image_bytes(source: ImageSource, name: str | None) -> tuple[bytes, str
         name = name or str(path)
         try:
             if path.stat().st_size > MAX_IMAGE_BYTES:
-                raise ImageReadError(_too_big(name, path.stat().st_size))
+                raise _too_big(name, path.stat().st_size)
             data = path.read_bytes()
         except OSError as exc:
-            raise ImageReadError(f"{name} cannot be read ({exc.strerror or exc}).") from exc
+            raise ImageReadError(f"{name} cannot be read ({exc.strerror or exc}).", "unreadable") from exc
     if len(data) > MAX_IMAGE_BYTES:
-        raise ImageReadError(_too_big(name, len(data)))
+        raise _too_big(name, len(data))
     if not data:
-        raise ImageReadError(f"{name} is empty (0 bytes).")
+        raise ImageReadError(f"{name} is empty (0 bytes).", "empty")
     return data, name
 
 
-def _too_big(name: str, size: int) -> str:
-    return f"{name} is {size / 1e6:.1f} MB; images up to {MAX_IMAGE_BYTES // 2**20} MB are accepted."
+def _too_big(name: str, size: int) -> ImageReadError:
+    megabytes, limit = round(size / 2**20, 1), MAX_IMAGE_BYTES // 2**20
+    return ImageReadError(f"{name} is {megabytes} MB; images up to {limit} MB are accepted.", "too_big",
+                          size=megabytes, limit=limit)
 
 
 def ink_map(image: np.ndarray) -> np.ndarray:

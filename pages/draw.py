@@ -164,7 +164,7 @@ def uploaded_image():
     try:
         image = load_image(uploaded.getvalue(), name=uploaded.name)
     except ImageReadError as exc:
-        st.error(f"**{t('draw.image_failed')}** {exc}")
+        st.error(f"**{t('draw.image_failed')}** {t(f'draw.image_error_{exc.reason}', **exc.values)}")
         return None
     st.image(uploaded.getvalue(), caption=uploaded.name, width=CANVAS_SIDE)
     return image

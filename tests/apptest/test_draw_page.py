@@ -135,7 +135,7 @@ def test_unreadable_and_blank_images_get_a_message_not_a_prediction(trained_stat
     app = open_draw_page()
     upload_checkpoint(app, checkpoint_bytes(trained_state))
     upload_image(app, "notes.png", b"this is text, not a picture")
-    assert EN["draw.image_failed"] in app.error[0].value
+    assert app.error[0].value == f"**{EN['draw.image_failed']}** {EN['draw.image_error_format']}"
     assert big_digit(app) is None
 
     app.file_uploader(key="draw_image_file").set_value(

@@ -303,3 +303,18 @@ def test_huge_dimensions_are_refused_from_the_header():
     assert len(buffer.getvalue()) < 1_000_000
     with pytest.raises(ImageReadError, match="7000 x 7000 pixels; images up to 25 megapixels"):
         load_image(buffer.getvalue(), name="bomb.png")
+
+
+def test_every_read_error_names_its_reason_for_the_page():
+    """The drawing page words each reason through locales ("draw.image_error_<reason>") in any language."""
+    from ui.i18n import strings
+
+    reasons = {}
+    for data in (b"", b"this is not an image"):
+        with pytest.raises(ImageReadError) as caught:
+            load_image(data, name="upload.png")
+        reasons[caught.value.reason] = caught.value.values
+    assert set(reasons) == {"empty", "format"}
+    for language in ("en", "zh"):
+        for reason in ("too_many_pixels", "huge", "too_big", "format", "damaged", "unreadable", "empty"):
+            assert f"draw.image_error_{reason}" in strings(language)
