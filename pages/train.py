@@ -82,6 +82,8 @@ def status_message(snapshot) -> None:
     if snapshot.status == WAITING:
         limiter = default_limiter()
         st.info(t("train.waiting_slot", busy=limiter.in_use, slots=limiter.slots))
+    elif snapshot.status == STOPPED and snapshot.run_examples_done == 0:
+        st.info(t("train.stopped_before_start"))  # stopped while testing first or waiting for a slot
     elif snapshot.status == STOPPED:
         st.info(t("train.stopped", epochs=snapshot.epochs_done, examples=snapshot.run_examples_done))
     elif snapshot.status == DIVERGED:
