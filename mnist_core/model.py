@@ -6,10 +6,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .data import IMAGE_SIZE, N_CLASSES  # noqa: F401  (re-exported: the net's input side and outputs)
 from .shapes import conv_output_size, pool_output_size
 
-IMAGE_SIZE = 28  # MNIST images are 28x28, one channel
-N_CLASSES = 10
 KERNEL_SIZE = 5
 POOL_SIZE = 2
 CONV1_CHANNELS = 10

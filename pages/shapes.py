@@ -134,11 +134,11 @@ with results:
         message = t("shapes.pytorch_refuses_too") if steps is None else t("shapes.pytorch_refuses_only")
         st.markdown(message)
         st.code(f"{call}\n# {refusal}", language="python", wrap_lines=True)
-    elif steps is not None and torch_shape[1:] == (steps.result, steps.result):
-        st.success(t("shapes.pytorch_agrees"), icon=":material/verified:")
-        st.code(f"{call}\n# torch.Size({list((1,) + torch_shape)})", language="python", wrap_lines=True)
     else:
-        st.error(t("shapes.pytorch_disagrees", shape=shape_text(torch_shape)))
+        if steps is not None and torch_shape[1:] == (steps.result, steps.result):
+            st.success(t("shapes.pytorch_agrees"), icon=":material/verified:")
+        else:
+            st.error(t("shapes.pytorch_disagrees", shape=shape_text(torch_shape)))
         st.code(f"{call}\n# torch.Size({list((1,) + torch_shape)})", language="python", wrap_lines=True)
     st.caption(t("shapes.pytorch_one_channel"))
 
