@@ -5,13 +5,24 @@ The dashboard path is what the training page does: a TrainingSession starts the 
 page's refresh rate and builds the page's Plotly figure from each snapshot. Runs alternate so that
 drift in machine load hits both sides. Target: ratio at most 1.10.
 
-    .venv/bin/python bench/dashboard_overhead.py [--epochs 1] [--repeats 3] [--data-dir FOLDER]
+One artefact of measuring both in one process is removed before each threaded run. The headless
+loop runs in the main thread, and OpenMP (libgomp) keeps that thread's team of worker threads idle
+afterwards. While more OpenMP threads exist than cores, libgomp cuts every team's spin-wait short, so
+the training thread's workers sleep and wake on a futex dozens of times a batch (about 43,000
+voluntary context switches an epoch on 2 cores, against a handful). In the app nothing but the
+training thread runs PyTorch for long: the server's main thread never does, and page scripts run in
+short-lived threads whose teams end with them. So the bench frees the main thread's idle team
+(omp_pause_resource_all) before each threaded run, and prints the context switches of every run.
+Pass --keep-idle-team to measure with the idle team left in place.
+
+    .venv/bin/python bench/dashboard_overhead.py [--epochs 1] [--repeats 3] [--data-dir FOLDER] [--keep-idle-team]
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import ctypes
+import resource
 import statistics
 import sys
 import tempfile
@@ -20,10 +31,31 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-logging.getLogger("streamlit").setLevel(logging.ERROR)  # bare mode warns about the missing script context
 
 from mnist_core import TrainConfig, load_mnist, new_training_state, train  # noqa: E402
 from mnist_core.jobs import SlotLimiter, TrainingSession  # noqa: E402
+
+
+def context_switches() -> int:
+    """Voluntary context switches of this process so far (all threads, ended ones included)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
+
+
+def openmp_runtime() -> ctypes.CDLL | None:
+    """The OpenMP runtime PyTorch loaded into this process (libgomp, libomp or libiomp5), if any."""
+    with open("/proc/self/maps") as maps:
+        paths = {line.split()[-1] for line in maps if "omp" in line.rsplit("/", 1)[-1]}
+    for path in sorted(paths):
+        if any(name in path.rsplit("/", 1)[-1] for name in ("libgomp", "libomp", "libiomp5")):
+            return ctypes.CDLL(path)
+    return None
+
+
+def free_idle_openmp_team(runtime: ctypes.CDLL | None) -> None:
+    """End the calling thread's idle OpenMP worker threads; the next parallel region starts new ones."""
+    OMP_PAUSE_SOFT = 1  # omp_pause_resource_t: release threads, keep nothing that outlives them
+    if runtime is not None and runtime.omp_pause_resource_all(OMP_PAUSE_SOFT) != 0:
+        raise RuntimeError("the OpenMP runtime refused to release the main thread's team")
 
 
 def headless_seconds(config: TrainConfig, data) -> float:
@@ -46,9 +78,11 @@ def plain_thread_seconds(config: TrainConfig, data) -> float:
 def page_drawing():
     """The figure the page builds from each snapshot, or None where Streamlit/Plotly are not installed."""
     try:
+        from streamlit.logger import set_log_level
         from ui.train_charts import training_figure
     except ImportError:
         return None
+    set_log_level("error")  # bare mode (no `streamlit run`) warns about the missing script context on every call
     return lambda history: training_figure(history).to_json()
 
 
@@ -75,6 +109,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--data-dir", default=None, help="a folder of MNIST IDX files (default: best available)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--keep-idle-team", action="store_true",
+                        help="leave the main thread's idle OpenMP team in place (the one-process artefact)")
     args = parser.parse_args()
 
     try:
@@ -87,21 +123,34 @@ def main() -> None:
     data = load_mnist(args.data_dir, download=False)
     config = TrainConfig(n_epochs=args.epochs, device=args.device)
     print(f"data: {data.describe()}; config: {config}")
+    runtime = None if args.keep_idle_team else openmp_runtime()
+    if not args.keep_idle_team:
+        print(f"freeing the main thread's idle OpenMP team before each threaded run: "
+              f"{runtime._name if runtime is not None else 'no OpenMP runtime loaded, nothing to free'}")
     headless_seconds(config, data)  # warm-up: first-call allocations, thread pool start
-    headless, threaded, dashboard = [], [], []
+    seconds: dict[str, list[float]] = {"headless": [], "plain thread": [], "dashboard": []}
     with tempfile.TemporaryDirectory() as tmp:
         for repeat in range(args.repeats):
-            headless.append(headless_seconds(config, data))
-            threaded.append(plain_thread_seconds(config, data))
-            seconds, polls = dashboard_seconds(config, data, LIVE_REFRESH_SECONDS, Path(tmp))
-            dashboard.append(seconds)
-            print(f"repeat {repeat + 1}: headless {headless[-1]:.2f} s, same loop in a plain thread "
-                  f"{threaded[-1]:.2f} s, dashboard {seconds:.2f} s ({polls} polls)")
-    headless_s, threaded_s, dashboard_s = (statistics.median(x) for x in (headless, threaded, dashboard))
+            switches = {}
+            for name in seconds:
+                if name != "headless":
+                    free_idle_openmp_team(runtime)
+                before = context_switches()
+                if name == "headless":
+                    seconds[name].append(headless_seconds(config, data))
+                elif name == "plain thread":
+                    seconds[name].append(plain_thread_seconds(config, data))
+                else:
+                    elapsed, polls = dashboard_seconds(config, data, LIVE_REFRESH_SECONDS, Path(tmp))
+                    seconds[name].append(elapsed)
+                switches[name] = context_switches() - before
+            print(f"repeat {repeat + 1}: " + ", ".join(
+                f"{name} {seconds[name][-1]:.2f} s ({switches[name]:,} context switches)" for name in seconds
+            ) + f"; the dashboard polled {polls} times")
+    headless_s, threaded_s, dashboard_s = (statistics.median(x) for x in seconds.values())
     print(f"median headless {headless_s:.2f} s, plain thread {threaded_s:.2f} s, dashboard {dashboard_s:.2f} s")
     print(f"ratio dashboard / headless {dashboard_s / headless_s:.3f} (target <= 1.10); of which a bare thread "
           f"{threaded_s / headless_s:.3f} and the job machinery and polling {dashboard_s / threaded_s:.3f}")
-
 
 if __name__ == "__main__":
     main()
