@@ -5,14 +5,11 @@ The dashboard path is what the training page does: a TrainingSession starts the 
 page's refresh rate and builds the page's Plotly figure from each snapshot. Runs alternate so that
 drift in machine load hits both sides. Target: ratio at most 1.10.
 
-One artefact of measuring both in one process is removed before each threaded run. The headless
-loop runs in the main thread, and OpenMP (libgomp) keeps that thread's team of worker threads idle
-afterwards. While more OpenMP threads exist than cores, libgomp cuts every team's spin-wait short, so
-the training thread's workers sleep and wake on a futex dozens of times a batch (about 43,000
-voluntary context switches an epoch on 2 cores, against a handful). In the app nothing but the
-training thread runs PyTorch for long: the server's main thread never does, and page scripts run in
-short-lived threads whose teams end with them. So the bench frees the main thread's idle team
-(omp_pause_resource_all) before each threaded run, and prints the context switches of every run.
+One artefact of measuring both in one process is removed before each threaded run: the headless
+loop leaves the main thread's idle OpenMP team behind, which makes libgomp cut the training
+thread's spin-waits short (about 43,000 voluntary context switches an epoch on 2 cores, against a
+handful; see bench/openmp_team.py). In the app nothing but training threads runs PyTorch for long,
+so the bench frees that team first, and prints every run's context switches.
 Pass --keep-idle-team to measure with the idle team left in place.
 
     .venv/bin/python bench/dashboard_overhead.py [--epochs 1] [--repeats 3] [--data-dir FOLDER] [--keep-idle-team]
@@ -21,7 +18,6 @@ Pass --keep-idle-team to measure with the idle team left in place.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import resource
 import statistics
 import sys
@@ -32,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.openmp_team import free_idle_openmp_team, openmp_runtime  # noqa: E402
 from mnist_core import TrainConfig, load_mnist, new_training_state, train  # noqa: E402
 from mnist_core.jobs import SlotLimiter, TrainingSession  # noqa: E402
 
@@ -39,23 +36,6 @@ from mnist_core.jobs import SlotLimiter, TrainingSession  # noqa: E402
 def context_switches() -> int:
     """Voluntary context switches of this process so far (all threads, ended ones included)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
-
-
-def openmp_runtime() -> ctypes.CDLL | None:
-    """The OpenMP runtime PyTorch loaded into this process (libgomp, libomp or libiomp5), if any."""
-    with open("/proc/self/maps") as maps:
-        paths = {line.split()[-1] for line in maps if "omp" in line.rsplit("/", 1)[-1]}
-    for path in sorted(paths):
-        if any(name in path.rsplit("/", 1)[-1] for name in ("libgomp", "libomp", "libiomp5")):
-            return ctypes.CDLL(path)
-    return None
-
-
-def free_idle_openmp_team(runtime: ctypes.CDLL | None) -> None:
-    """End the calling thread's idle OpenMP worker threads; the next parallel region starts new ones."""
-    OMP_PAUSE_SOFT = 1  # omp_pause_resource_t: release threads, keep nothing that outlives them
-    if runtime is not None and runtime.omp_pause_resource_all(OMP_PAUSE_SOFT) != 0:
-        raise RuntimeError("the OpenMP runtime refused to release the main thread's team")
 
 
 def headless_seconds(config: TrainConfig, data) -> float:

@@ -237,7 +237,7 @@ def train(
     n_epochs: int | None = None,
     should_stop: Callable[[], bool] | None = None,
     *,
-    cpu_threads: int | None = None,
+    cpu_threads: int | Callable[[], int] | None = None,
     cuda_graph: bool = False,
 ) -> Iterator[Event]:
     """Train ``state`` in place for n_epochs (default: its config's), yielding events.
@@ -247,8 +247,9 @@ def train(
     so far. A non-finite loss or weight restores the last good weights and counters and
     raises TrainingDiverged.
 
-    cpu_threads: PyTorch threads on CPU (process-wide); None sizes it to the free cores.
-    A run reproduces exactly on CPU for the same thread count.
+    cpu_threads: PyTorch threads on CPU; None sizes it to the free cores when the run starts. A
+    callable is asked again before every batch, so jobs sharing the CPU can shrink and grow their
+    share (see jobs.TrainingJob). A run reproduces exactly on CPU for the same thread count.
     cuda_graph: on CUDA, replay each training step from a CUDA graph (see _CudaGraphStep).
     """
     config = state.config
@@ -257,8 +258,11 @@ def train(
         raise ValueError(f"n_epochs must be at least 1, got {n_epochs}.")
     device = state.device
     data = data.to(device)
+    threads_now = cpu_threads if callable(cpu_threads) else None
     if device.type == "cpu":
-        configure_cpu_threads(cpu_threads or free_cores())
+        configure_cpu_threads(threads_now() if threads_now else cpu_threads or free_cores())
+    else:
+        threads_now = None
     if state.torch_rng_state is not None:
         torch.set_rng_state(state.torch_rng_state)
 
@@ -290,6 +294,8 @@ def train(
                 state.torch_rng_state = torch.get_rng_state()
                 yield StoppedEvent(epoch, batch_index, state.examples_seen)
                 return
+            if threads_now is not None:
+                configure_cpu_threads(threads_now())
             batch = order[batch_index * batch_size : (batch_index + 1) * batch_size]
             loss = step(batch)
             examples_before = state.examples_seen

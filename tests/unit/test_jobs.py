@@ -222,6 +222,62 @@ def test_slot_limiter_never_admits_more_than_its_slots():
         SlotLimiter(0)
 
 
+def test_running_jobs_share_the_cores_out(monkeypatch):
+    from mnist_core import jobs as jobs_module
+
+    monkeypatch.setattr(jobs_module, "usable_cores", lambda: 8)
+    limiter = SlotLimiter(4)
+    assert limiter.cpu_threads(free=8) == 8  # nothing running yet: all free cores
+    assert limiter.acquire()
+    assert limiter.cpu_threads(free=8) == 8 and limiter.cpu_threads(free=3) == 3  # alone: what is free
+    assert limiter.acquire() and limiter.acquire()
+    assert limiter.cpu_threads(free=8) == 2  # three jobs on 8 cores: 2 threads each
+    assert limiter.acquire()
+    monkeypatch.setattr(jobs_module, "usable_cores", lambda: 2)
+    assert limiter.cpu_threads(free=2) == 1  # more jobs than cores: never below one
+
+
+def test_a_running_job_gives_threads_up_while_another_trains(small_data, tmp_path, monkeypatch):
+    """Two jobs on 2 cores train with 1 thread each; the one left takes both back."""
+    from mnist_core import engine as engine_module
+    from mnist_core import jobs as jobs_module
+
+    monkeypatch.setattr(jobs_module, "usable_cores", lambda: 2)
+    monkeypatch.setattr(jobs_module, "free_cores", lambda: 2)
+    asked: list[tuple[str, int]] = []
+    set_threads = engine_module.configure_cpu_threads
+
+    def recording(n_threads=None):
+        asked.append((threading.current_thread().name, n_threads))
+        return set_threads(n_threads)
+
+    monkeypatch.setattr(engine_module, "configure_cpu_threads", recording)
+    limiter = SlotLimiter(2)
+    first = TrainingSession(tmp_path / "a.pt", limiter)
+    second = TrainingSession(tmp_path / "b.pt", limiter)
+    threads_before = torch.get_num_threads()
+    try:
+        first.start_new(config(n_epochs=50, batch_size_train=16), small_data)
+        wait_until(lambda: first.snapshot().status == RUNNING and asked, "the first job to run")
+        assert asked[-1][1] == 2  # alone: both cores
+        second.start_new(config(n_epochs=50, batch_size_train=16), small_data)
+        wait_until(lambda: second.snapshot().status == RUNNING, "the second job to run")
+        asked.clear()
+        wait_until(lambda: len(asked) > 20, "both jobs to take some batches")
+        assert {n for _, n in asked} == {1}  # both jobs, every batch: one thread each
+        second.stop()
+        assert finish(second).status == STOPPED
+        asked.clear()
+        wait_until(lambda: len(asked) > 5, "the first job to go on alone")
+        assert asked[-1][1] == 2  # the cores came back
+        first.stop()
+        assert finish(first).status == STOPPED
+    finally:
+        first.stop(), second.stop()
+        first.job.join(WAIT_SECONDS), second.job.join(WAIT_SECONDS)
+        torch.set_num_threads(threads_before)
+
+
 def test_two_sessions_share_nothing(small_data, tmp_path):
     limiter = SlotLimiter(2)
     alone = TrainingSession(tmp_path / "alone.pt", limiter)

@@ -1,0 +1,35 @@
+"""Freeing an idle OpenMP team, for benchmarks that train in the main thread and in other threads.
+
+libgomp keeps a thread's team of worker threads after its last parallel region. While more OpenMP
+threads exist than cores, it cuts every team's spin-wait short, so a training thread's workers
+sleep and wake on a futex dozens of times a batch. The app never leaves such a team behind (only
+training threads run PyTorch for long), so a benchmark that trained in its main thread frees that
+thread's team before measuring a training thread.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+
+def openmp_runtime() -> ctypes.CDLL | None:
+    """The OpenMP runtime PyTorch loaded into this process (libgomp, libomp or libiomp5).
+
+    None where none is loaded, or off Linux (no /proc/self/maps to find it in).
+    """
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps}
+    except OSError:
+        return None
+    for path in sorted(paths):
+        if path.rsplit("/", 1)[-1].startswith(("libgomp", "libomp", "libiomp5")):
+            return ctypes.CDLL(path)  # already loaded: this only hands back its handle
+    return None
+
+
+def free_idle_openmp_team(runtime: ctypes.CDLL | None) -> None:
+    """End the calling thread's idle OpenMP worker threads; the next parallel region starts new ones."""
+    OMP_PAUSE_SOFT = 1  # omp_pause_resource_t: release threads, keep nothing that outlives them
+    if runtime is not None and runtime.omp_pause_resource_all(OMP_PAUSE_SOFT) != 0:
+        raise RuntimeError("the OpenMP runtime refused to release the main thread's team")
