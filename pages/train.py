@@ -206,6 +206,9 @@ def checkpoint_section(model, snapshot, data) -> None:
                 if session.continue_training(int(more), data):
                     st.session_state[WAS_ACTIVE_KEY] = True
                     st.rerun()
+            own = model.config
+            st.caption(t("train.continue_settings", lr=f"{own.learning_rate:g}", momentum=own.momentum,
+                         batch=own.batch_size_train))
             st.download_button(t("train.download"), data=checkpoint_bytes(model),
                                file_name=f"mnist_cnn_epoch{model.epochs_done}.pt", mime="application/octet-stream",
                                help=t("train.download_help"))
