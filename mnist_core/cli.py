@@ -83,6 +83,11 @@ def _add_train_parser(subparsers: argparse._SubParsersAction) -> Runner:
             "counts further epochs; other flags given override the saved settings"
         ),
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="start afresh even though --checkpoint already exists; it is overwritten after the first epoch",
+    )
     return _run_train
 
 
@@ -107,6 +112,9 @@ def _run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
             state = load_checkpoint(args.checkpoint, device=resolve_device(config.device))
             apply_config(state, config)
         else:
+            if args.checkpoint.exists() and not args.force:  # a finished run is not lost to a repeated command
+                parser.error(f"{args.checkpoint} already exists: pass --resume to continue it, --force to "
+                             "overwrite it, or another --checkpoint")
             config = TrainConfig(**given)
             state = new_training_state(config)
         data = load_mnist(args.data_dir, device=state.device, strict=True)

@@ -63,6 +63,19 @@ def test_resume_continues_the_counters_and_history(digits_dir, tmp_path, capsys)
     assert state.config.learning_rate == 0.02 and state.optimizer.param_groups[0]["lr"] == 0.02
 
 
+def test_a_fresh_run_does_not_overwrite_a_checkpoint_unless_forced(digits_dir, tmp_path, capsys):
+    checkpoint = tmp_path / "run.pt"
+    base = ["train", "--data-dir", str(digits_dir), "--checkpoint", str(checkpoint), "--device", "cpu"]
+    assert run(base + ["--n-epochs", "2"], capsys)[0] == 0
+    saved = checkpoint.read_bytes()
+    with pytest.raises(SystemExit) as info:
+        main(base + ["--n-epochs", "1"])
+    assert info.value.code == 2 and "already exists: pass --resume to continue it, --force" in capsys.readouterr().err
+    assert checkpoint.read_bytes() == saved
+    assert run(base + ["--n-epochs", "1", "--force"], capsys)[0] == 0
+    assert load_checkpoint(checkpoint).epochs_done == 1  # started afresh
+
+
 @pytest.mark.parametrize(
     "argv, words",
     [
@@ -124,7 +137,8 @@ def test_help_documents_every_flag():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0
     for flag in ("--n-epochs", "--batch-size-train", "--batch-size-test", "--learning-rate", "--momentum",
-                 "--log-interval", "--random-seed", "--device", "--data-dir", "--checkpoint", "--resume", "--cuda-graph"):
+                 "--log-interval", "--random-seed", "--device", "--data-dir", "--checkpoint", "--resume", "--force",
+                 "--cuda-graph"):
         assert flag in result.stdout
     assert "checkpoints/cli.pt" in result.stdout
 
