@@ -109,3 +109,43 @@ def test_live_view_screenshot_while_training(page, app_url):
     page.get_by_role("button", name=EN["train.stop"], exact=True).click()
     page.get_by_text(EN["train.stopped"].split("{")[0].strip(), exact=False).wait_for(timeout=TRAIN_WAIT_S * 1000)
     assert_no_exception(page)
+
+
+# The pixel centre of one confusion-matrix cell, from Plotly's own axis mapping (x: predicted, y: true digit).
+CELL_CENTRE = """(el, cell) => {
+    const box = el.getBoundingClientRect(), xa = el._fullLayout.xaxis, ya = el._fullLayout.yaxis;
+    return {x: box.left + xa._offset + xa.l2p(cell[1]), y: box.top + ya._offset + ya.l2p(cell[0])};
+}"""
+
+
+def test_upload_a_bad_file_then_a_checkpoint_and_pick_a_confusion_cell(page, app_url, tmp_path, trained_state):
+    from mnist_core import checkpoint_bytes
+
+    open_app_page(page, app_url, "train")
+    uploader = page.locator("[data-testid='stFileUploaderDropzoneInput']")
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"this is not a checkpoint")
+    uploader.set_input_files(str(broken))
+    wait_idle(page)
+    expect(page.get_by_text(EN["train.upload_failed"], exact=False)).to_be_visible()
+    expect(page.get_by_text(EN["train.no_model_yet"], exact=True)).to_be_visible()  # nothing changed
+    assert_no_exception(page)
+
+    trained = tmp_path / "trained.pt"
+    trained.write_bytes(checkpoint_bytes(trained_state))
+    uploader.set_input_files(str(trained))
+    wait_idle(page)
+    expect(page.get_by_text(EN["train.upload_ok"].format(name="trained.pt"), exact=True)).to_be_visible()
+    expect(page.locator(".st-key-train_confusion .js-plotly-plot")).to_have_count(1)
+    assert chart_state(page)["test"] == 4  # the uploaded curves: the test before training and 3 epochs
+
+    gallery = page.get_by_text("were read as", exact=False)
+    expect(gallery).to_contain_text("of a 4 were read as 9")  # the page's default pair
+    matrix = page.locator(".st-key-train_confusion .js-plotly-plot")
+    matrix.scroll_into_view_if_needed()  # a click lands only inside the window
+    centre = matrix.evaluate(CELL_CENTRE, [3, 5])  # true 3, read as 5
+    page.mouse.move(centre["x"], centre["y"])  # Plotly picks the point under the pointer on hover first
+    page.mouse.click(centre["x"], centre["y"])
+    wait_idle(page)
+    expect(gallery).to_contain_text("of a 3 were read as 5")
+    assert_no_exception(page)
