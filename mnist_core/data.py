@@ -254,13 +254,20 @@ def _download(root: Path) -> Path:
         if not _network_reachable(host):
             _download_failed = f"MNIST download skipped: {host} is not reachable (offline?)."
             raise DataError(_download_failed)
+        raw = root / "MNIST" / "raw"
+        already_there = set(raw.rglob("*")) if raw.is_dir() else set()
         try:
             MNIST(str(root), train=True, download=True)
         except Exception as exc:
-            shutil.rmtree(root / "MNIST" / "raw", ignore_errors=True)  # a half download would poison the next start
+            # A half download would poison the next start; files the user put there stay.
+            for written in sorted(set(raw.rglob("*")) - already_there, reverse=True):  # contents before folders
+                if written.is_dir():
+                    shutil.rmtree(written, ignore_errors=True)
+                else:
+                    written.unlink(missing_ok=True)
             _download_failed = f"MNIST download failed: {exc}"
             raise DataError(_download_failed) from exc
-    return root / "MNIST" / "raw"
+    return raw
 
 
 def load_embedded() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -202,14 +202,18 @@ def test_failed_download_leaves_no_half_files(tmp_path, monkeypatch):
 
         def __init__(self, root, train=True, download=False):
             raw = data_module.Path(root) / "MNIST" / "raw"
-            raw.mkdir(parents=True)
+            (raw / "partial").mkdir(parents=True, exist_ok=True)
             (raw / IDX_FILES["train_images"]).write_bytes(b"\x00" * 10)
+            (raw / "partial" / "chunk").write_bytes(b"\x00")
             raise RuntimeError("connection reset")
 
     monkeypatch.setattr(torchvision.datasets, "MNIST", BrokenMNIST)
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "notes.txt").write_text("the user's own file")  # not MNIST, so the download is tried
     data = load_mnist(download=True, download_root=tmp_path)
     assert data.source == SOURCE_EMBEDDED and "connection reset" in data.notes[0].reason
-    assert not (tmp_path / "MNIST" / "raw").exists()
+    assert sorted(p.name for p in raw.iterdir()) == ["notes.txt"]  # only what the download wrote is gone
 
 
 def test_embedded_digits_split_per_class():
