@@ -305,10 +305,12 @@ class TrainingJob:
                 with self._lock:
                     self._update(status=RUNNING)
                 started = time.perf_counter()
-                free = free_cores()  # other processes' load, once: measuring takes 0.1 s
-                # PyTorch's thread count is process-wide: every job asks before each batch, so a
-                # running job gives up threads when another starts and takes them back after.
-                threads = lambda: self._limiter.cpu_threads(free)  # noqa: E731
+                threads = None  # on a GPU the engine leaves CPU threads alone
+                if state.device.type == "cpu":
+                    free = free_cores()  # other processes' load, once: measuring takes 0.1 s
+                    # PyTorch's thread count is process-wide: every job asks before each batch, so a
+                    # running job gives up threads when another starts and takes them back after.
+                    threads = lambda: self._limiter.cpu_threads(free)  # noqa: E731
                 for event in train(state, data, n_epochs, should_stop=self._stop.is_set, cpu_threads=threads):
                     elapsed = time.perf_counter() - started
                     progress = dict(
