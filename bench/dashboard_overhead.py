@@ -106,7 +106,7 @@ def main() -> None:
     runtime = None if args.keep_idle_team else openmp_runtime()
     if not args.keep_idle_team:
         print(f"freeing the main thread's idle OpenMP team before each threaded run: "
-              f"{runtime._name if runtime is not None else 'no OpenMP runtime loaded, nothing to free'}")
+              f"{'libgomp' if runtime is not None else 'no libgomp loaded, nothing to free'}")
     headless_seconds(config, data)  # warm-up: first-call allocations, thread pool start
     seconds: dict[str, list[float]] = {"headless": [], "plain thread": [], "dashboard": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -131,6 +131,7 @@ def main() -> None:
     print(f"median headless {headless_s:.2f} s, plain thread {threaded_s:.2f} s, dashboard {dashboard_s:.2f} s")
     print(f"ratio dashboard / headless {dashboard_s / headless_s:.3f} (target <= 1.10); of which a bare thread "
           f"{threaded_s / headless_s:.3f} and the job machinery and polling {dashboard_s / threaded_s:.3f}")
+
 
 if __name__ == "__main__":
     main()

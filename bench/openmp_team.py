@@ -13,9 +13,10 @@ import ctypes
 
 
 def openmp_runtime() -> ctypes.CDLL | None:
-    """The OpenMP runtime PyTorch loaded into this process (libgomp, libomp or libiomp5).
+    """The libgomp that PyTorch loaded into this process (Linux wheels bundle it).
 
-    None where none is loaded, or off Linux (no /proc/self/maps to find it in).
+    None where another runtime (LLVM's libomp, Intel's libiomp5) or none is loaded, or off Linux
+    (no /proc/self/maps to find it in): the throttling described above is libgomp's.
     """
     try:
         with open("/proc/self/maps") as maps:
@@ -23,13 +24,13 @@ def openmp_runtime() -> ctypes.CDLL | None:
     except OSError:
         return None
     for path in sorted(paths):
-        if path.rsplit("/", 1)[-1].startswith(("libgomp", "libomp", "libiomp5")):
+        if path.rsplit("/", 1)[-1].startswith("libgomp"):
             return ctypes.CDLL(path)  # already loaded: this only hands back its handle
     return None
 
 
 def free_idle_openmp_team(runtime: ctypes.CDLL | None) -> None:
-    """End the calling thread's idle OpenMP worker threads; the next parallel region starts new ones."""
-    OMP_PAUSE_SOFT = 1  # omp_pause_resource_t: release threads, keep nothing that outlives them
+    """End the calling thread's idle libgomp worker threads; its next parallel region starts new ones."""
+    OMP_PAUSE_SOFT = 1  # omp_pause_resource_t (OpenMP 5.0); libgomp frees the thread pool for either kind
     if runtime is not None and runtime.omp_pause_resource_all(OMP_PAUSE_SOFT) != 0:
         raise RuntimeError("the OpenMP runtime refused to release the main thread's team")

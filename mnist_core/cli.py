@@ -103,6 +103,8 @@ def _test_line(event: TestEvent) -> str:
 
 
 def _run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.resume and args.force:
+        parser.error("--resume continues the checkpoint and --force starts over: pass one of them")
     given = _given_config_values(args)
     try:
         if args.resume:
@@ -112,10 +114,10 @@ def _run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
             state = load_checkpoint(args.checkpoint, device=resolve_device(config.device))
             apply_config(state, config)
         else:
+            config = TrainConfig(**given)  # bad flags are reported first
             if args.checkpoint.exists() and not args.force:  # a finished run is not lost to a repeated command
                 parser.error(f"{args.checkpoint} already exists: pass --resume to continue it, --force to "
                              "overwrite it, or another --checkpoint")
-            config = TrainConfig(**given)
             state = new_training_state(config)
         data = load_mnist(args.data_dir, device=state.device, strict=True)
     except ValueError as exc:  # config values, unavailable device, bad data folder or checkpoint

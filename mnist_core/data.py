@@ -241,6 +241,16 @@ def _network_reachable(host: str, port: int = 443) -> bool:
     return bool(outcome and outcome[0])
 
 
+def _file_versions(folder: Path) -> dict[Path, tuple[int, int]]:
+    """Each file under folder with its size and modification time (ns); empty when there is no folder."""
+    versions = {}
+    for path in folder.rglob("*"):
+        if path.is_file():
+            stat = path.stat()
+            versions[path] = (stat.st_size, stat.st_mtime_ns)
+    return versions
+
+
 def _download(root: Path) -> Path:
     """torchvision's MNIST download into root; returns the folder of raw IDX files."""
     global _download_failed
@@ -255,16 +265,14 @@ def _download(root: Path) -> Path:
             _download_failed = f"MNIST download skipped: {host} is not reachable (offline?)."
             raise DataError(_download_failed)
         raw = root / "MNIST" / "raw"
-        already_there = set(raw.rglob("*")) if raw.is_dir() else set()
+        before = _file_versions(raw)
         try:
             MNIST(str(root), train=True, download=True)
         except Exception as exc:
-            # A half download would poison the next start; files the user put there stay.
-            for written in sorted(set(raw.rglob("*")) - already_there, reverse=True):  # contents before folders
-                if written.is_dir():
-                    shutil.rmtree(written, ignore_errors=True)
-                else:
-                    written.unlink(missing_ok=True)
+            # A half download would poison the next start; files it did not touch stay.
+            for path, version in _file_versions(raw).items():
+                if before.get(path) != version:  # written or rewritten by this download
+                    path.unlink(missing_ok=True)
             _download_failed = f"MNIST download failed: {exc}"
             raise DataError(_download_failed) from exc
     return raw

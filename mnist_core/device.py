@@ -90,7 +90,7 @@ def free_cores() -> int:
 
 
 def configure_cpu_threads(n_threads: int | None = None) -> int:
-    """Set PyTorch's intra-op thread count (process-wide) and return it.
+    """Set PyTorch's intra-op thread count for the calling thread (and threads started later), return it.
 
     More threads than free cores makes small convolutions slower, not faster.
     """

@@ -249,7 +249,8 @@ def train(
 
     cpu_threads: PyTorch threads on CPU; None sizes it to the free cores when the run starts. A
     callable is asked again before every batch, so jobs sharing the CPU can shrink and grow their
-    share (see jobs.TrainingJob). A run reproduces exactly on CPU for the same thread count.
+    share (see jobs.TrainingJob). A run reproduces exactly on CPU for the same thread count, so a
+    job's exact numbers can depend on whether another job trained beside it.
     cuda_graph: on CUDA, replay each training step from a CUDA graph (see _CudaGraphStep).
     """
     config = state.config

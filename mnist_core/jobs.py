@@ -102,8 +102,9 @@ class SlotLimiter:
         """PyTorch threads for each running job: the free cores shared out, at least one each.
 
         Jobs that together start more threads than there are cores run far slower than one thread
-        each (two 2-thread jobs on 2 cores: 18 s an epoch each, against 8 s), because libgomp then
-        cuts its workers' spin-wait short and they sleep and wake on every parallel region.
+        each (bench/two_sessions.py, 2 cores: 16.5 s for two 2-thread epochs at once, against 6.7 s),
+        because libgomp then cuts its workers' spin-wait short and they sleep and wake on every
+        parallel region. Jobs on a GPU hold slots too, so they also count here.
         free: cores not busy with other processes, measured when the asking job started.
         """
         return max(1, min(free, usable_cores() // max(1, self.in_use)))
@@ -308,8 +309,9 @@ class TrainingJob:
                 threads = None  # on a GPU the engine leaves CPU threads alone
                 if state.device.type == "cpu":
                     free = free_cores()  # other processes' load, once: measuring takes 0.1 s
-                    # PyTorch's thread count is process-wide: every job asks before each batch, so a
-                    # running job gives up threads when another starts and takes them back after.
+                    # Each job sets its own thread's count before every batch (a new thread starts
+                    # from the last count set anywhere), so a running job gives up threads when
+                    # another starts and takes them back after.
                     threads = lambda: self._limiter.cpu_threads(free)  # noqa: E731
                 for event in train(state, data, n_epochs, should_stop=self._stop.is_set, cpu_threads=threads):
                     elapsed = time.perf_counter() - started

@@ -207,7 +207,7 @@ def checkpoint_section(model, snapshot, data) -> None:
                     st.session_state[WAS_ACTIVE_KEY] = True
                     st.rerun()
             own = model.config
-            st.caption(t("train.continue_settings", lr=f"{own.learning_rate:g}", momentum=own.momentum,
+            st.caption(t("train.continue_settings", lr=f"{own.learning_rate:g}", momentum=f"{own.momentum:g}",
                          batch=own.batch_size_train))
             st.download_button(t("train.download"), data=checkpoint_bytes(model),
                                file_name=f"mnist_cnn_epoch{model.epochs_done}.pt", mime="application/octet-stream",

@@ -35,7 +35,7 @@ def _loss_traces(history: History, name: str, color: str, test_color: str, **axe
     ]
 
 
-LOSS_DOMAIN = [0.0, 0.62]  # fractions of the figure's width: the loss plot gets about two thirds
+LOSS_DOMAIN = [0.0, 0.62]  # fractions of the plotting area's width: the loss plot gets about two thirds
 ACCURACY_DOMAIN = [0.71, 1.0]
 RESUME_COLOR = "#7f7f7f"
 

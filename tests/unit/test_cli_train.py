@@ -71,6 +71,9 @@ def test_a_fresh_run_does_not_overwrite_a_checkpoint_unless_forced(digits_dir, t
     with pytest.raises(SystemExit) as info:
         main(base + ["--n-epochs", "1"])
     assert info.value.code == 2 and "already exists: pass --resume to continue it, --force" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(base + ["--learning-rate", "0"])
+    assert "learning_rate must be above 0" in capsys.readouterr().err  # a bad flag is named first
     assert checkpoint.read_bytes() == saved
     assert run(base + ["--n-epochs", "1", "--force"], capsys)[0] == 0
     assert load_checkpoint(checkpoint).epochs_done == 1  # started afresh
@@ -85,11 +88,12 @@ def test_a_fresh_run_does_not_overwrite_a_checkpoint_unless_forced(digits_dir, t
         (["--batch-size-train", "many"], "argument --batch-size-train: invalid int value: 'many'"),
         (["--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
         (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+        (["--resume", "--force"], "--resume continues the checkpoint and --force starts over"),
     ],
 )
-def test_bad_flags_exit_2_with_a_one_line_reason(argv, words, capsys):
+def test_bad_flags_exit_2_with_a_one_line_reason(argv, words, tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
-        main(["train", *argv])
+        main(["train", "--checkpoint", str(tmp_path / "x.pt"), *argv])
     assert info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert words in err[-1] and err[-1].startswith("python -m mnist_core") and ": error: " in err[-1]

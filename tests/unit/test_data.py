@@ -192,7 +192,8 @@ def test_download_source_goes_through_torchvision(tmp_path, monkeypatch):
     assert again.source == SOURCE_DOWNLOAD and len(calls) == 1
 
 
-def test_failed_download_leaves_no_half_files(tmp_path, monkeypatch):
+@pytest.mark.parametrize("existing_folder", [False, True], ids=["fresh", "user-files"])
+def test_failed_download_leaves_no_half_files(tmp_path, monkeypatch, existing_folder):
     import torchvision.datasets
 
     monkeypatch.setattr(data_module, "_network_reachable", lambda host, port=443: True)
@@ -202,18 +203,21 @@ def test_failed_download_leaves_no_half_files(tmp_path, monkeypatch):
 
         def __init__(self, root, train=True, download=False):
             raw = data_module.Path(root) / "MNIST" / "raw"
-            (raw / "partial").mkdir(parents=True, exist_ok=True)
-            (raw / IDX_FILES["train_images"]).write_bytes(b"\x00" * 10)
-            (raw / "partial" / "chunk").write_bytes(b"\x00")
+            raw.mkdir(parents=True, exist_ok=True)
+            (raw / IDX_FILES["train_images"]).write_bytes(b"\x00" * 10)  # rewritten, half done
+            (raw / IDX_FILES["train_labels"]).write_bytes(b"\x00" * 3)  # new, half done
             raise RuntimeError("connection reset")
 
     monkeypatch.setattr(torchvision.datasets, "MNIST", BrokenMNIST)
-    raw = tmp_path / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    (raw / "notes.txt").write_text("the user's own file")  # not MNIST, so the download is tried
+    if existing_folder:
+        raw = tmp_path / "MNIST" / "raw"
+        raw.mkdir(parents=True)
+        (raw / "notes.txt").write_text("the user's own file")
+        (raw / IDX_FILES["train_images"]).write_bytes(b"\x00" * 5)  # a broken cache: the download is tried
     data = load_mnist(download=True, download_root=tmp_path)
-    assert data.source == SOURCE_EMBEDDED and "connection reset" in data.notes[0].reason
-    assert sorted(p.name for p in raw.iterdir()) == ["notes.txt"]  # only what the download wrote is gone
+    assert data.source == SOURCE_EMBEDDED and "connection reset" in data.notes[-1].reason
+    left = sorted(path.name for path in (tmp_path / "MNIST" / "raw").iterdir())
+    assert left == (["notes.txt"] if existing_folder else [])  # only what the download wrote or rewrote is gone
 
 
 def test_embedded_digits_split_per_class():
