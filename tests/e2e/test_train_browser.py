@@ -5,9 +5,18 @@ from __future__ import annotations
 import re
 import time
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import SCREENSHOTS_DIR, assert_no_exception, open_app_page, save_screenshot, wait_idle
+from tests.e2e.conftest import (
+    SCREENSHOTS_DIR,
+    assert_no_exception,
+    new_context,
+    open_app_page,
+    running_app,
+    save_screenshot,
+    wait_idle,
+)
 from ui.i18n import strings
 
 EN = strings("en")
@@ -107,8 +116,7 @@ def test_live_view_screenshot_while_training(page, app_url):
     # save_screenshot waits for an idle app, which never comes while the fragment polls: a tall window instead.
     page.set_viewport_size({"width": 1280, "height": 1900})
     page.screenshot(path=str(SCREENSHOTS_DIR / "train_live.png"))
-    page.get_by_role("button", name=EN["train.stop"], exact=True).click()
-    page.get_by_text(EN["train.stopped"].split("{")[0].strip(), exact=False).wait_for(timeout=TRAIN_WAIT_S * 1000)
+    press(page, EN["train.stop"], then=page.get_by_text(EN["train.stopped"].split("{")[0], exact=False))
     assert_no_exception(page)
 
 
@@ -159,3 +167,50 @@ def test_upload_a_bad_file_then_a_checkpoint_and_pick_a_confusion_cell(page, app
             break
     expect(gallery).to_contain_text(pair_words(3, 5))
     assert_no_exception(page)
+
+
+def press(page, label: str, then) -> None:
+    """Click a button while a fragment keeps rerunning the page, until the locator `then` shows.
+
+    Mid-rerun, Streamlit can show the old and the new copy of a button for a moment, and a click on
+    the old one may be lost: click only when one copy shows, and again if nothing came of it.
+    """
+    button = page.get_by_role("button", name=label, exact=True)
+    deadline = time.monotonic() + TRAIN_WAIT_S
+    while time.monotonic() < deadline:
+        if button.count() == 1:
+            try:
+                button.click(timeout=2000)
+                then.first.wait_for(timeout=3000)
+                return
+            except PlaywrightError:  # the copy went away under the click, or nothing showed yet
+                if then.count():
+                    return
+        page.wait_for_timeout(200)
+    raise AssertionError(f"pressing {label!r} never showed {then}")
+
+
+def test_a_second_user_waits_for_the_only_training_slot(browser):
+    """Two people on a server that allows one training job: the second sees why nothing happens yet."""
+    with running_app({"MNIST_MAX_TRAINING_JOBS": "1"}) as url:
+        first, second = new_context(browser).new_page(), new_context(browser).new_page()
+        for user in (first, second):
+            open_app_page(user, url, "train")
+            set_number(user, EN["train.batch_size_train"], 2)  # 3 epochs of 2,000 tiny steps: still running below
+        progress = "[data-testid='stProgress']"
+        press(first, EN["train.start"], then=first.locator(progress))
+
+        waiting = second.get_by_text(EN["train.waiting_slot"].format(busy=1, slots=1), exact=True)
+        press(second, EN["train.start"], then=waiting)
+        second.wait_for_timeout(2000)  # four refreshes later: still waiting, not a job's first instant
+        expect(waiting).to_be_visible()
+        expect(second.get_by_role("button", name=EN["train.stop"], exact=True).first).to_be_enabled()
+
+        stopped = EN["train.stopped"].split("{")[0]
+        press(first, EN["train.stop"], then=first.get_by_text(stopped, exact=False))
+        expect(waiting).to_have_count(0, timeout=TRAIN_WAIT_S * 1000)  # the slot passed on
+        expect(second.locator(progress)).to_have_count(1, timeout=TRAIN_WAIT_S * 1000)
+        press(second, EN["train.stop"], then=second.get_by_text(stopped, exact=False))
+        for user in (first, second):
+            assert_no_exception(user)
+            user.context.close()
