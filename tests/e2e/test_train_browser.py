@@ -116,7 +116,7 @@ def test_live_view_screenshot_while_training(page, app_url):
     # save_screenshot waits for an idle app, which never comes while the fragment polls: a tall window instead.
     page.set_viewport_size({"width": 1280, "height": 1900})
     page.screenshot(path=str(SCREENSHOTS_DIR / "train_live.png"))
-    press(page, EN["train.stop"], then=page.get_by_text(EN["train.stopped"].split("{")[0], exact=False))
+    press(page, "train_stop", then=page.get_by_text(EN["train.stopped"].split("{")[0], exact=False))
     assert_no_exception(page)
 
 
@@ -169,13 +169,14 @@ def test_upload_a_bad_file_then_a_checkpoint_and_pick_a_confusion_cell(page, app
     assert_no_exception(page)
 
 
-def press(page, label: str, then) -> None:
-    """Click a button while a fragment keeps rerunning the page, until the locator `then` shows.
+def press(page, key: str, then) -> None:
+    """Click the page's button with this widget key while a fragment keeps rerunning, until `then` shows.
 
-    Mid-rerun, Streamlit can show the old and the new copy of a button for a moment, and a click on
-    the old one may be lost: click only when one copy shows, and again if nothing came of it.
+    Found by key, not by label: while a script runs, Streamlit's own header shows a "Stop" button too
+    (it stops that script run, not the training). The click is repeated if nothing came of it, and
+    made only while one copy of the button shows.
     """
-    button = page.get_by_role("button", name=label, exact=True)
+    button = page.locator(f".st-key-{key} button")
     deadline = time.monotonic() + TRAIN_WAIT_S
     while time.monotonic() < deadline:
         if button.count() == 1:
@@ -187,7 +188,7 @@ def press(page, label: str, then) -> None:
                 if then.count():
                     return
         page.wait_for_timeout(200)
-    raise AssertionError(f"pressing {label!r} never showed {then}")
+    raise AssertionError(f"pressing {key!r} never showed {then}")
 
 
 def test_a_second_user_waits_for_the_only_training_slot(browser):
@@ -198,19 +199,19 @@ def test_a_second_user_waits_for_the_only_training_slot(browser):
             open_app_page(user, url, "train")
             set_number(user, EN["train.batch_size_train"], 2)  # 3 epochs of 2,000 tiny steps: still running below
         progress = "[data-testid='stProgress']"
-        press(first, EN["train.start"], then=first.locator(progress))
+        press(first, "train_start", then=first.locator(progress))
 
         waiting = second.get_by_text(EN["train.waiting_slot"].format(busy=1, slots=1), exact=True)
-        press(second, EN["train.start"], then=waiting)
+        press(second, "train_start", then=waiting)
         second.wait_for_timeout(2000)  # four refreshes later: still waiting, not a job's first instant
         expect(waiting).to_be_visible()
         expect(second.get_by_role("button", name=EN["train.stop"], exact=True).first).to_be_enabled()
 
         stopped = EN["train.stopped"].split("{")[0]
-        press(first, EN["train.stop"], then=first.get_by_text(stopped, exact=False))
+        press(first, "train_stop", then=first.get_by_text(stopped, exact=False))
         expect(waiting).to_have_count(0, timeout=TRAIN_WAIT_S * 1000)  # the slot passed on
         expect(second.locator(progress)).to_have_count(1, timeout=TRAIN_WAIT_S * 1000)
-        press(second, EN["train.stop"], then=second.get_by_text(stopped, exact=False))
+        press(second, "train_stop", then=second.get_by_text(stopped, exact=False))
         for user in (first, second):
             assert_no_exception(user)
             user.context.close()
