@@ -11,26 +11,16 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import subprocess
+import sys
 import time
-import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.e2e.conftest import CHROMIUM_ARGS, free_port, health_status  # noqa: E402  (the browser tests' harness)
 
 TIMEOUT_S = 1800  # creating .venv from scratch installs torch
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
-            return response.read() == b"ok"
-    except OSError:
-        return False
 
 
 def main() -> None:
@@ -46,13 +36,13 @@ def main() -> None:
     server = subprocess.Popen(["make", "run", f"PORT={port}"], cwd=args.checkout, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     try:
-        while not healthy(port):
+        while health_status(port) != "ok":
             if server.poll() is not None or time.monotonic() - started > TIMEOUT_S:
                 raise SystemExit(f"make run exited or timed out (code {server.returncode})")
             time.sleep(0.2)
         health_s = time.monotonic() - started
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+            browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
             page = browser.new_page()
             page.goto(f"http://127.0.0.1:{port}/")
             page.wait_for_selector("[data-testid='stMain'] h1", timeout=TIMEOUT_S * 1000)

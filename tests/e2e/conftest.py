@@ -68,13 +68,14 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def _health(port: int) -> str:
+def health_status(port: int) -> str:
+    """What /_stcore/health answers ("ok" once the server is ready), or "" while nothing answers."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
             return response.read().decode()
@@ -105,7 +106,7 @@ def running_app(env_overrides: dict[str, str] | None = None):
 
     MNIST_DATA_DIR is cleared unless env_overrides sets it, so every run sees the embedded digits.
     """
-    port = _free_port()
+    port = free_port()
     log_dir = Path(tempfile.mkdtemp(prefix="streamlit-e2e-"))
     stderr_path = log_dir / "stderr.log"
     env = {k: v for k, v in os.environ.items() if k != "MNIST_DATA_DIR"}
@@ -124,7 +125,7 @@ def running_app(env_overrides: dict[str, str] | None = None):
     _server_logs.append(stderr_path)
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while _health(port) != "ok":
+        while health_status(port) != "ok":
             if server.poll() is not None:
                 pytest.fail(f"streamlit exited with code {server.returncode} before it was healthy.\n"
                             f"stderr:\n{_tail(stderr_path)}")  # fmt: skip
