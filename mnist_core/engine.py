@@ -259,11 +259,9 @@ def train(
         raise ValueError(f"n_epochs must be at least 1, got {n_epochs}.")
     device = state.device
     data = data.to(device)
-    threads_now = cpu_threads if callable(cpu_threads) else None
+    threads_now = cpu_threads if callable(cpu_threads) and device.type == "cpu" else None  # asked every batch
     if device.type == "cpu":
         configure_cpu_threads(threads_now() if threads_now else cpu_threads or free_cores())
-    else:
-        threads_now = None
     if state.torch_rng_state is not None:
         torch.set_rng_state(state.torch_rng_state)
 

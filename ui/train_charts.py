@@ -18,19 +18,19 @@ GRID_COLUMNS = 6
 TILE_HEIGHT = 130  # pixels per row of digit images
 
 
-def _loss_traces(history: History, name: str, color: str, test_color: str, **axes) -> list[go.Scatter]:
-    """The seed's two series: train loss as a line, test loss as dots. axes: xaxis/yaxis names, if not x/y."""
+def _loss_traces(history: History, name: str, color: str, test_color: str) -> list[go.Scatter]:
+    """The seed's two series: train loss as a line, test loss as dots (on the x and y axes)."""
     return [
         go.Scatter(
             x=history.train_counter, y=history.train_losses, mode="lines", line={"color": color, "width": 1.5},
             name=t("train.chart_train_loss") + name,
-            hovertemplate=t("train.chart_hover_train") + "<extra></extra>", **axes,
+            hovertemplate=t("train.chart_hover_train") + "<extra></extra>",
         ),
         go.Scatter(
             x=history.test_counter, y=history.test_losses, mode="markers",
             marker={"color": test_color, "size": 9, "line": {"color": "white", "width": 1}},
             name=t("train.chart_test_loss") + name,
-            hovertemplate=t("train.chart_hover_test") + "<extra></extra>", **axes,
+            hovertemplate=t("train.chart_hover_test") + "<extra></extra>",
         ),
     ]
 
