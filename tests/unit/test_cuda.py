@@ -6,6 +6,8 @@ need neither the network nor mlxtend and run on a bare GPU machine.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -111,7 +113,7 @@ def test_divergence_on_cuda_keeps_the_last_good_weights(bars, cuda_graph):
     first_order = torch.randperm(bars.n_train, generator=torch.Generator().manual_seed(1))
     images = bars.train_images.clone()
     images[first_order[10 * 64]] = float("nan")
-    poisoned = MnistData(images, bars.train_labels, bars.test_images, bars.test_labels, "synthetic", "nan")
+    poisoned = replace(bars, train_images=images)
     state = new_training_state(TrainConfig(n_epochs=1, device="cuda", log_interval=1, random_seed=1))
     seen = []
     with pytest.raises(TrainingDiverged, match="at epoch 1, batch 10"):

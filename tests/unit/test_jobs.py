@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 import time
 
 import pytest
@@ -126,14 +127,7 @@ def test_a_copy_handed_out_does_not_change_while_training_goes_on(small_data, tm
 
 
 def test_an_error_in_the_thread_is_reported(small_data, tmp_path):
-    broken = MnistData(
-        train_images=small_data.train_images,
-        train_labels=torch.full_like(small_data.train_labels, 12),  # no such class
-        test_images=small_data.test_images,
-        test_labels=small_data.test_labels,
-        source="test",
-        location="labels out of range",
-    )
+    broken = replace(small_data, train_labels=torch.full_like(small_data.train_labels, 12))  # no such class
     session = TrainingSession(tmp_path / "checkpoint.pt", SlotLimiter(1))
     session.start_new(config(), broken)
     snapshot = finish(session)
@@ -145,14 +139,7 @@ def test_an_error_in_the_thread_is_reported(small_data, tmp_path):
 def test_divergence_stops_with_a_message_and_keeps_the_last_good_weights(small_data, tmp_path):
     # The tutorial net stays finite for every learning rate TrainConfig allows (up to 10), so the
     # loss is driven to NaN the way corrupt input does it: pixels far beyond float32's range.
-    exploding = MnistData(
-        train_images=small_data.train_images * 1e38,
-        train_labels=small_data.train_labels,
-        test_images=small_data.test_images,
-        test_labels=small_data.test_labels,
-        source="test",
-        location="overflowing pixels",
-    )
+    exploding = replace(small_data, train_images=small_data.train_images * 1e38)
     session = TrainingSession(tmp_path / "checkpoint.pt", SlotLimiter(1))
     session.start_new(config(), small_data)
     finish(session)
