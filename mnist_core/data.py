@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import math
 import os
-import shutil
 import tempfile
 import threading
 from dataclasses import dataclass

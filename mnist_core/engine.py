@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Callable, Iterator, Union
 
@@ -124,7 +123,6 @@ class BatchEvent:
     batches_per_epoch: int
     examples_seen: int  # before this batch, as the seed's train_counter
     loss: float
-    elapsed_seconds: float  # since this call to train() started
 
 
 @dataclass(frozen=True)
@@ -223,12 +221,11 @@ class _CudaGraphStep(_EagerStep):
 
 def _test_event(state: TrainingState, data: MnistData) -> TestEvent:
     loss, correct = evaluate(state.model, data.test_images, data.test_labels, state.config.batch_size_test)
-    total = data.n_test
-    history = state.history
-    history.test_losses.append(loss)
-    history.test_counter.append(state.examples_seen)
-    history.test_accuracy.append(correct / total if total else 0.0)
-    return TestEvent(state.epochs_done, state.examples_seen, loss, correct, total)
+    event = TestEvent(state.epochs_done, state.examples_seen, loss, correct, data.n_test)
+    state.history.test_losses.append(event.loss)
+    state.history.test_counter.append(event.examples_seen)
+    state.history.test_accuracy.append(event.accuracy)
+    return event
 
 
 def train(
@@ -281,7 +278,6 @@ def train(
         step = _CudaGraphStep(model, optimizer, data.train_images, data.train_labels, batch_size=batch_size)
     else:
         step = _EagerStep(model, optimizer, data.train_images, data.train_labels)
-    started = time.perf_counter()
     last_good = _snapshot(state)
     for epoch in range(state.epochs_done + 1, state.epochs_done + n_epochs + 1):
         model.train()
@@ -311,10 +307,7 @@ def train(
                 state.history.train_losses.append(loss_value)
                 state.history.train_counter.append(examples_before)
                 last_good = _snapshot(state)
-                yield BatchEvent(
-                    epoch, batch_index, batches_per_epoch, examples_before, loss_value,
-                    time.perf_counter() - started,
-                )
+                yield BatchEvent(epoch, batch_index, batches_per_epoch, examples_before, loss_value)
         state.epochs_done = epoch
         state.torch_rng_state = torch.get_rng_state()
         event = _test_event(state, data)

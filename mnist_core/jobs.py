@@ -20,7 +20,7 @@ import os
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -65,6 +65,7 @@ class SlotLimiter:
         if slots < 1:
             raise ValueError(f"slots must be at least 1, got {slots}.")
         self.slots = slots
+        self._cores = usable_cores()  # counted once: cpu_threads runs before every batch
         self._condition = threading.Condition()
         self._in_use = 0
         self._queue: list[int] = []
@@ -107,7 +108,7 @@ class SlotLimiter:
         parallel region. Jobs on a GPU hold slots too, so they also count here.
         free: cores not busy with other processes, measured when the asking job started.
         """
-        return max(1, min(free, usable_cores() // max(1, self.in_use)))
+        return max(1, min(free, self._cores // max(1, self.in_use)))
 
     @property
     def waiting(self) -> int:
@@ -291,9 +292,18 @@ class TrainingJob:
 
     def _update(self, **changes) -> None:
         """Replace the snapshot (callers hold self._lock); readers keep the old one intact."""
-        values = {name: getattr(self._snapshot, name) for name in JobSnapshot.__dataclass_fields__}
-        values.update(changes)
-        self._snapshot = JobSnapshot(**values)
+        self._snapshot = replace(self._snapshot, **changes)
+
+    def _publish(self, state: TrainingState, examples_at_start: int, checkpoint_path, **changes) -> None:
+        """Hand out a copy of the weights (once any training happened), update the snapshot, and
+        checkpoint the copy if this run trained (not at the test before training)."""
+        published = copy_state(state) if state.examples_seen > 0 else None
+        with self._lock:
+            if published is not None:
+                self._published = published
+            self._update(**changes)
+        if published is not None and state.examples_seen > examples_at_start:
+            self._checkpoint(published, checkpoint_path)
 
     def _run(self, state: TrainingState, data: MnistData, n_epochs: int, checkpoint_path) -> None:
         examples_at_start = state.examples_seen
@@ -326,35 +336,18 @@ class TrainingJob:
                             self._update(epoch=event.epoch, batch_index=event.batch_index,
                                          batches_per_epoch=event.batches_per_epoch, **progress)
                     elif isinstance(event, TestEvent):
-                        published = copy_state(state)
-                        with self._lock:
-                            if state.examples_seen > 0:  # not the untrained net's first test
-                                self._published = published
-                            self._update(epoch=min(state.epochs_done + 1, self._snapshot.target_epochs), **progress)
-                        if state.examples_seen > examples_at_start:  # not the test before training
-                            self._checkpoint(published, checkpoint_path)
+                        next_epoch = min(state.epochs_done + 1, self._snapshot.target_epochs)
+                        self._publish(state, examples_at_start, checkpoint_path, epoch=next_epoch, **progress)
                     elif isinstance(event, StoppedEvent):
-                        published = copy_state(state)
-                        with self._lock:
-                            if state.examples_seen > 0:
-                                self._published = published
-                            self._update(status=STOPPED, **progress)
-                        if state.examples_seen > examples_at_start:
-                            self._checkpoint(published, checkpoint_path)
+                        self._publish(state, examples_at_start, checkpoint_path, status=STOPPED, **progress)
                         return
                 with self._lock:
                     self._update(status=FINISHED)
             finally:
                 self._limiter.release()
         except TrainingDiverged as exc:  # the engine has already restored the last good weights
-            published = copy_state(state)
-            with self._lock:
-                if state.examples_seen > 0:
-                    self._published = published
-                self._update(status=DIVERGED, error=str(exc), history=state.history.copy(),
-                             epochs_done=state.epochs_done)
-            if state.examples_seen > examples_at_start:
-                self._checkpoint(published, checkpoint_path)
+            self._publish(state, examples_at_start, checkpoint_path, status=DIVERGED, error=str(exc),
+                          history=state.history.copy(), epochs_done=state.epochs_done)
         except Exception as exc:  # never silent: the UI shows it
             with self._lock:
                 self._update(status=FAILED, error=f"{type(exc).__name__}: {exc}",
@@ -448,7 +441,3 @@ class TrainingSession:
             (record, current if index == len(self._runs) - 1 else self._histories[record.run_id])
             for index, record in enumerate(self._runs)
         ]
-
-    @property
-    def current_config(self) -> TrainConfig | None:
-        return None if self._state is None else self._state.config

@@ -82,8 +82,8 @@ def checkpoint_path(token: str) -> Path:
 
 
 def _restore_or_create(token: str) -> TrainingSession:
-    session = TrainingSession(checkpoint_path(token))
     path = checkpoint_path(token)
+    session = TrainingSession(path)
     if path.is_file():  # the server restarted since this tab last trained
         try:
             session.load_checkpoint(path, name=CHECKPOINT_NAME)
