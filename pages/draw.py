@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas  # only importable inside a running app
 
-from mnist_core import CheckpointError, TrainConfig
+from mnist_core import CheckpointError
 from mnist_core.checkpoint import CHECKPOINT_SUFFIX, DEFAULT_CHECKPOINT_DIR, MAX_CHECKPOINT_BYTES
 from mnist_core.inference import conv1_kernels, layer_activations, load_inference_model, inference_model, read_tensor
 from mnist_core.jobs import DIVERGED, FAILED
@@ -22,21 +22,26 @@ from mnist_core.preprocess import (
 from ui import draw_figures
 from ui.i18n import t
 from ui.navigation import ensure_router
-from ui.session import LIVE_REFRESH_SECONDS, get_session, session_model, start_training
+from ui.session import (
+    LIVE_REFRESH_SECONDS,
+    QUICK_MODEL_CONFIG,
+    get_session,
+    per_model,
+    session_model,
+    start_training,
+)
 
 ensure_router()
 
 CANVAS_SIDE = 280  # px; the canvas is 10x the 28 px MNIST field
 DEFAULT_STROKE = 20  # px on the canvas: about MNIST's 2 px stroke once the digit is fitted to 20 px
-# Bolder steps than the tutorial's 0.01 / 0.5: one epoch of the 4,000 embedded digits then reaches about
-# 85% test accuracy instead of 44% (measured, seed 1), so a quick model reads most drawings.
-QUICK_MODEL_CONFIG = TrainConfig(n_epochs=1, learning_rate=0.05, momentum=0.9)
 SOURCE_SESSION, SOURCE_UPLOAD, FILE_PREFIX = "session", "upload", "file:"
 INPUT_DRAW, INPUT_UPLOAD = "draw", "upload"
 CANVAS_GENERATION_KEY = "draw_canvas_generation"  # bumped by Clear: a new key gives an empty canvas
 MODEL_SOURCE_KEY = "draw_model_source"
 OFFERED_SOURCES_KEY = "draw_offered_sources"  # the model choices of the previous run
 UPLOADED_MODEL_KEY = "draw_uploaded_model"  # (file_id, Net or None, error or None)
+SESSION_MODEL_KEY = "draw_session_model"
 
 
 def clear_canvas() -> None:
@@ -111,7 +116,7 @@ def choose_model():
                 st.fragment(run_every=LIVE_REFRESH_SECONDS)(quick_training_progress)()
             elif st.button(t("draw.quick_train"), type="primary", icon=":material/bolt:", key="draw_quick_train"):
                 try:
-                    start_training(QUICK_MODEL_CONFIG)
+                    start_training()
                 except ValueError as exc:  # e.g. the server's training slots are all busy
                     st.error(f"**{t('draw.training_failed')}** {exc}")
                 else:
@@ -130,7 +135,7 @@ def choose_model():
     choice = st.selectbox(t("draw.model_source"), options, format_func=label, key=MODEL_SOURCE_KEY,
                           help=t("draw.model_source_help", folder=DEFAULT_CHECKPOINT_DIR))
     if choice == SOURCE_SESSION:
-        return inference_model(trained)
+        return per_model(SESSION_MODEL_KEY, trained, inference_model)  # a CPU copy, not one per stroke
     if choice == SOURCE_UPLOAD:
         return uploaded_checkpoint_model()
     path = DEFAULT_CHECKPOINT_DIR / choice.removeprefix(FILE_PREFIX)

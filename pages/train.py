@@ -14,7 +14,7 @@ from ui import train_charts
 from ui.data import load_data
 from ui.i18n import t
 from ui.navigation import ensure_router
-from ui.session import LIVE_REFRESH_SECONDS, get_session
+from ui.session import LIVE_REFRESH_SECONDS, get_session, per_model
 
 ensure_router()
 
@@ -25,6 +25,7 @@ SETTINGS_KEY = "train_settings"  # survives page switches, unlike widget state
 WAS_ACTIVE_KEY = "train_was_active"
 UPLOAD_DONE_KEY = "train_upload_done"  # file_id of the last upload handled, and its outcome
 PREDICTIONS_KEY = "train_predictions"
+DOWNLOAD_KEY = "train_download"  # the checkpoint file's bytes, made once per published model
 PAIR_KEY = "train_pair"  # (true digit, predicted digit) shown in the gallery
 DEFAULT_PAIR = (4, 9)  # a classic confusion
 FIELDS = ("n_epochs", "batch_size_train", "batch_size_test", "learning_rate", "momentum", "log_interval",
@@ -135,12 +136,11 @@ def live_view() -> None:
 
 def test_predictions(model, data):
     """The model's predicted digit for every test image, computed once per published model."""
-    cached = st.session_state.get(PREDICTIONS_KEY)
-    if cached is None or cached[0] is not model:  # each published model is a new object
+    def predicted_digits(model):
         images = data.test_images.to(model.device)
-        cached = (model, predict(model.model, images, model.config.batch_size_test).argmax(dim=1).cpu())
-        st.session_state[PREDICTIONS_KEY] = cached
-    return cached[1]
+        return predict(model.model, images, model.config.batch_size_test).argmax(dim=1).cpu()
+
+    return per_model(PREDICTIONS_KEY, model, predicted_digits)
 
 
 def pick_confusion_cell() -> None:
@@ -209,7 +209,7 @@ def checkpoint_section(model, snapshot, data) -> None:
             own = model.config
             st.caption(t("train.continue_settings", lr=f"{own.learning_rate:g}", momentum=f"{own.momentum:g}",
                          batch=own.batch_size_train))
-            st.download_button(t("train.download"), data=checkpoint_bytes(model),
+            st.download_button(t("train.download"), data=per_model(DOWNLOAD_KEY, model, checkpoint_bytes),
                                file_name=f"mnist_cnn_epoch{model.epochs_done}.pt", mime="application/octet-stream",
                                help=t("train.download_help"))
         else:
