@@ -11,6 +11,7 @@ Used by tests/unit/test_preprocess.py and bench/canvas_accuracy.py.
 
 from __future__ import annotations
 
+import io
 from typing import Iterator
 
 import numpy as np
@@ -79,3 +80,10 @@ def drawn_digits(
     rng = np.random.default_rng(seed)
     for digit in images:
         yield draw_like_a_person(digit, rng, side)
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    """An image array as a PNG file's bytes, as a browser upload or the canvas export would carry it."""
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -7,20 +7,18 @@ image takes the same path as a drawing from the canvas: prepare_mnist_style, the
 
 from __future__ import annotations
 
-import io
 import json
 import time
 
 import numpy as np
 import pytest
-from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from mnist_core import checkpoint_bytes, save_checkpoint
 from mnist_core.inference import inference_model, read_image
 from mnist_core.preprocess import load_image
 from tests.apptest.app import open_page
-from tests.drawn_digits import drawn_digits, evaluation_digits
+from tests.drawn_digits import drawn_digits, evaluation_digits, png_bytes
 from ui.i18n import strings
 
 TRAINING_TIMEOUT_S = 600  # a safety net against a hung job, not a speed requirement
@@ -31,19 +29,13 @@ def open_draw_page() -> AppTest:
     return open_page("pages/draw.py", language=None)
 
 
-def png(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="module")
 def digit_png() -> bytes:
     """A real test digit (a 7) as the canvas would export it: 280 x 280, ink in the alpha channel."""
     originals, labels = evaluation_digits(10)
     canvas = list(drawn_digits(originals[7:8]))[0]
     assert labels[7] == 7
-    return png(canvas)
+    return png_bytes(canvas)
 
 
 def big_digit(app: AppTest) -> str | None:
@@ -139,7 +131,7 @@ def test_unreadable_and_blank_images_get_a_message_not_a_prediction(trained_stat
     assert big_digit(app) is None
 
     app.file_uploader(key="draw_image_file").set_value(
-        ("white.png", png(np.full((200, 200), 255, np.uint8)), "image/png")
+        ("white.png", png_bytes(np.full((200, 200), 255, np.uint8)), "image/png")
     ).run()
     assert not app.exception and not app.error
     assert app.info[-1].value == EN["draw.blank"]

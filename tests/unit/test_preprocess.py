@@ -24,7 +24,7 @@ from mnist_core.preprocess import (
     prepare_mnist_style,
     prepare_naive,
 )
-from tests.drawn_digits import CANVAS_SIDE, drawn_digits, evaluation_digits
+from tests.drawn_digits import CANVAS_SIDE, drawn_digits, evaluation_digits, png_bytes
 
 
 def canvas_with_bar(top: int, left: int, height: int, width: int, side: int = CANVAS_SIDE) -> np.ndarray:
@@ -210,12 +210,6 @@ def test_naive_resize_shrinks_the_whole_canvas():
 
 
 # --- loading files ---------------------------------------------------------------------
-
-
-def png_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def test_load_image_keeps_transparency_and_reads_grey(tmp_path):
