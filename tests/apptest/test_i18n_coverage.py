@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 
 import pytest
 from google.protobuf.json_format import MessageToDict
 from streamlit.testing.v1 import AppTest
 
-from mnist_core import save_checkpoint
 from tests.apptest.app import open_page
 from ui.navigation import PAGES
-from ui.session import checkpoint_path
 
 # Names a Chinese deep-learning text writes in Latin letters: products, libraries, layer and function
 # names from the code, file formats, and the padding modes' own names ("valid", "same").
@@ -99,14 +96,6 @@ def untranslated(app: AppTest) -> dict[str, set[str]]:
     texts = visible_texts(app._tree, [])
     assert texts, "no text was collected: the walk over the element tree is broken"
     return {text: words for text in texts if (words := english_words(text))}
-
-
-@pytest.fixture(scope="module")
-def trained_token(trained_state) -> str:
-    """A session token whose checkpoint holds a trained model, as after a reload of a trained tab."""
-    token = secrets.token_hex(16)
-    save_checkpoint(trained_state, checkpoint_path(token))
-    return token
 
 
 @pytest.mark.parametrize("entry", PAGES, ids=[entry.section for entry in PAGES])

@@ -30,17 +30,8 @@ def test_sidebar_shows_data_device_and_no_model_yet():
     assert " training + " in captions and " test images" in captions
 
 
-def test_sidebar_shows_a_trained_model(trained_state, tmp_path):
-    import io
-
-    from mnist_core import checkpoint_bytes
-    from mnist_core.jobs import TrainingSession
-    from ui.session import SESSION_KEY
-
-    session = TrainingSession(tmp_path / "0123456789abcdef0123456789abcdef" / "checkpoint.pt")
-    session.load_checkpoint(io.BytesIO(checkpoint_bytes(trained_state)), "trained.pt")
-    app = new_app(language=None)
-    app.session_state[SESSION_KEY] = session  # AppTest drops the sidebar on a second run, so set it up first
+def test_sidebar_shows_a_trained_model(trained_state, trained_token):
+    app = new_app(language=None, token=trained_token)  # the trained model is found on the first run
     app.run()
 
     accuracy = f"{trained_state.history.test_accuracy[-1]:.1%}"
