@@ -21,7 +21,6 @@ ensure_router()
 LEARNING_RATES = [float(f"{10 ** (k / 4):.3g}") for k in range(-16, 5)]  # 0.0001 ... 10, four steps a decade
 GRID_IMAGES = 12
 GALLERY_IMAGES = 24
-SETTINGS_KEY = "train_settings"  # survives page switches, unlike widget state
 WAS_ACTIVE_KEY = "train_was_active"
 UPLOAD_DONE_KEY = "train_upload_done"  # file_id of the last upload handled, and its outcome
 PREDICTIONS_KEY = "train_predictions"
@@ -43,9 +42,8 @@ def reset_settings() -> None:
 
 def settings_form() -> TrainConfig | None:
     """Every TrainConfig field as a widget; the config, or None after showing why it is invalid."""
-    saved = st.session_state.setdefault(SETTINGS_KEY, TrainConfig().to_dict())
-    for field in FIELDS:
-        st.session_state.setdefault(widget_key(field), saved[field])
+    for field, value in TrainConfig().to_dict().items():  # kept across pages by ui.navigation.KEPT_WIDGETS
+        st.session_state.setdefault(widget_key(field), value)
     st.subheader(t("train.settings_heading"))
     left, middle, right = st.columns(3)
     left.number_input(t("train.epochs"), min_value=1, step=1, key=widget_key("n_epochs"), help=t("train.epochs_help"))
@@ -69,7 +67,6 @@ def settings_form() -> TrainConfig | None:
     st.button(t("train.reset"), on_click=reset_settings, help=t("train.reset_help"))
 
     values = {field: st.session_state[widget_key(field)] for field in FIELDS}
-    saved.update(values)
     try:
         return TrainConfig(**values)
     except ConfigError as exc:

@@ -35,6 +35,7 @@ PAGES = (
 KEPT_WIDGETS = re.compile(
     r"shapes_(kind|n|in_channels|out_channels|ceil_mode|(conv|pool)_(f|s|d|p|preset))"
     r"|dataset_(split|count|digit|seed)"
+    r"|train_(n_epochs|batch_size_train|batch_size_test|learning_rate|momentum|log_interval|random_seed|device)"
 )
 ROUTED_KEY = "routed_by_app"  # st.session_state: app.py has run for this browser session
 

@@ -83,14 +83,6 @@ def test_invalid_settings_explain_themselves_and_block_training(field, value, ru
     assert app.button(key="train_start").label == table["train.start"]
 
 
-def test_settings_survive_a_visit_to_another_page():
-    app = open_train_page()
-    app.number_input(key="train_n_epochs").set_value(6).run()
-    app.switch_page("pages/home.py").run()
-    app.switch_page("pages/train.py").run()
-    assert app.number_input(key="train_n_epochs").value == 6
-
-
 def test_train_shows_curves_results_and_survives_a_reload():
     app = open_train_page()
     app.number_input(key="train_n_epochs").set_value(1).run()

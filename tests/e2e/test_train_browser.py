@@ -100,6 +100,20 @@ def test_train_watch_continue_and_reload(page, app_url):
     assert_no_exception(page)
 
 
+def test_settings_survive_a_visit_to_another_page(page, app_url):
+    """app.py writes the training fields back on every run (ui.navigation.KEPT_WIDGETS); AppTest skips app.py."""
+    open_app_page(page, app_url, "train")
+    set_number(page, EN["train.epochs"], 6)
+    nav = page.locator("[data-testid='stSidebarNav']")
+    nav.get_by_role("link", name=EN["dataset.title"]).click()
+    wait_idle(page)
+    nav.get_by_role("link", name=EN["train.title"]).click()
+    wait_idle(page)
+    expect(page.locator("[data-testid='stMain'] h1").first).to_have_text(EN["train.title"])
+    expect(page.get_by_label(EN["train.epochs"], exact=True)).to_have_value("6")
+    assert_no_exception(page)
+
+
 def test_live_view_screenshot_while_training(page, app_url):
     """A frame mid-run: progress bar, speed and the growing curve (saved, not compared)."""
     open_app_page(page, app_url, "train")
