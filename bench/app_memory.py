@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.e2e.conftest import CHROMIUM_ARGS, new_context, open_app_page, running_app, wait_idle  # noqa: E402
+from tests.e2e.conftest import CHROMIUM_ARGS, enter_value, new_context, open_app_page, running_app  # noqa: E402
 from ui.i18n import strings  # noqa: E402
 
 EN = strings("en")
@@ -56,10 +56,7 @@ def main() -> None:
         page = new_context(browser).new_page()
         open_app_page(page, url, "train")
         print(f"server up, data loaded on first page: peak {peak_rss_mb(pid):.0f} MB")
-        epochs = page.get_by_label(EN["train.epochs"], exact=True)
-        epochs.fill("1")
-        epochs.press("Enter")
-        wait_idle(page)
+        enter_value(page, page.get_by_label(EN["train.epochs"], exact=True), 1)
         started = time.perf_counter()
         page.get_by_role("button", name=EN["train.start"], exact=True).click()
         page.get_by_text(EN["train.finished"].format(epochs=1), exact=True).wait_for(timeout=TRAIN_TIMEOUT_S * 1000)

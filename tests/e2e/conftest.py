@@ -205,6 +205,13 @@ def wait_idle(page) -> None:
                            polling=100)
 
 
+def enter_value(page, field, value) -> None:
+    """Type value into an input field (a locator), press Enter, and wait for the rerun it starts."""
+    field.fill(str(value))
+    field.press("Enter")
+    wait_idle(page)
+
+
 def open_app_page(page, app_url: str, path: str) -> None:
     """Open one page of the app ("" is home) and wait until its script has run and drawn it."""
     page.goto(f"{app_url}/{path}")

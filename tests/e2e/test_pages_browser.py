@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import assert_no_exception, open_app_page, running_app, save_screenshot, wait_idle
+from tests.e2e.conftest import assert_no_exception, enter_value, open_app_page, running_app, save_screenshot, wait_idle
 from ui.i18n import strings
 from ui.navigation import PAGES
 
@@ -56,9 +56,7 @@ def test_dataset_controls_in_the_browser(page, app_url):
     page.get_by_role("radio", name=ENGLISH["dataset.split_train"]).check(force=True)
     wait_idle(page)
     seed_box = main.get_by_label(ENGLISH["dataset.seed"], exact=True)
-    seed_box.fill("7")
-    seed_box.press("Enter")
-    wait_idle(page)
+    enter_value(page, seed_box, 7)
 
     assert_no_exception(page)
     expect(seed_box).to_have_value("7")

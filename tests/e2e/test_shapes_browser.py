@@ -2,7 +2,7 @@
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import assert_no_exception, open_app_page, save_screenshot, wait_idle
+from tests.e2e.conftest import assert_no_exception, enter_value, open_app_page, save_screenshot, wait_idle
 from ui.i18n import strings
 
 ENGLISH = strings("en")
@@ -14,10 +14,7 @@ def number_input(page, label: str):
 
 
 def type_number(page, label: str, value: int) -> None:
-    field = number_input(page, label)
-    field.fill(str(value))
-    field.press("Enter")
-    wait_idle(page)
+    enter_value(page, number_input(page, label), value)
 
 
 def output_size(page) -> str:

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from tests.e2e.conftest import (
     SCREENSHOTS_DIR,
     assert_no_exception,
+    enter_value,
     new_context,
     open_app_page,
     running_app,
@@ -32,10 +33,7 @@ CHART_STATE = """el => !el.data || el.data.length < 2 ? null : ({
 
 
 def set_number(page, label: str, value: int) -> None:
-    field = page.get_by_label(label, exact=True)
-    field.fill(str(value))
-    field.press("Enter")
-    wait_idle(page)
+    enter_value(page, page.get_by_label(label, exact=True), value)
 
 
 def chart_state(page) -> dict | None:
