@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
 from ui.i18n import LANGUAGE_KEY
-from ui.session import TOKEN_PARAM
+from ui.session import SESSION_KEY, TOKEN_PARAM
 
 RUN_TIMEOUT_S = 120  # the first run imports torch and loads the data on 2 busy cores
+TRAIN_WAIT_S = 600  # a safety net against a hung job (an epoch of the embedded digits), not a speed requirement
 
 
 def new_app(language: str | None = "en", token: str | None = None) -> AppTest:
@@ -28,3 +31,14 @@ def open_page(page_file: str, language: str | None = "en", token: str | None = N
     app.switch_page(page_file).run()
     assert not app.exception, [e.value for e in app.exception]
     return app
+
+
+def train_until_done(app: AppTest) -> None:
+    """Rerun the app, as the live view's polling would, until this session's job has ended."""
+    deadline = time.monotonic() + TRAIN_WAIT_S
+    while app.session_state[SESSION_KEY].job.active:
+        assert time.monotonic() < deadline, "training did not finish"
+        time.sleep(0.5)
+        app.run()
+    app.run()  # the fragment notices the end and asks for a full run
+    assert not app.exception, [e.value for e in app.exception]

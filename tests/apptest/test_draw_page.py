@@ -8,7 +8,6 @@ image takes the same path as a drawing from the canvas: prepare_mnist_style, the
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -17,11 +16,10 @@ from streamlit.testing.v1 import AppTest
 from mnist_core import checkpoint_bytes, save_checkpoint
 from mnist_core.inference import inference_model, read_image
 from mnist_core.preprocess import load_image
-from tests.apptest.app import open_page
+from tests.apptest.app import open_page, train_until_done
 from tests.drawn_digits import drawn_digits, evaluation_digits, png_bytes
 from ui.i18n import strings
 
-TRAINING_TIMEOUT_S = 600  # a safety net against a hung job, not a speed requirement
 EN = strings("en")
 
 
@@ -74,12 +72,7 @@ def test_quick_model_trains_then_reads_an_upload(digit_png):
     app = open_draw_page()
     app.button(key="draw_quick_train").click().run()
     session = app.session_state["training_session"]
-    deadline = time.monotonic() + TRAINING_TIMEOUT_S
-    while session.snapshot().active and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert not session.snapshot().active, "the quick training job did not end"
-    app.run()
-    assert not app.exception, [e.value for e in app.exception]
+    train_until_done(app)
     model_source = app.selectbox(key="draw_model_source")
     assert model_source.value == "session"
     assert model_source.options[0].startswith(EN["draw.source_session"].split("(")[0])

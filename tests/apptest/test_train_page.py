@@ -5,32 +5,20 @@ AppTest does not run a fragment's run_every timer, so the tests poll the job wit
 
 from __future__ import annotations
 
-import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from mnist_core import TrainConfig
-from tests.apptest.app import open_page
+from tests.apptest.app import open_page, train_until_done
 from ui.i18n import strings
 from ui.session import SESSION_KEY, TOKEN_PARAM
 
-TRAIN_WAIT_S = 300  # one epoch on the embedded digits, on a busy 2-core machine
 EN, ZH = strings("en"), strings("zh")
 
 
 def open_train_page(language: str = "en", token: str | None = None) -> AppTest:
     return open_page("pages/train.py", language, token)
-
-
-def train_until_done(app: AppTest) -> None:
-    deadline = time.monotonic() + TRAIN_WAIT_S
-    while app.session_state[SESSION_KEY].job.active:
-        assert time.monotonic() < deadline, "training did not finish"
-        time.sleep(0.5)
-        app.run()
-    app.run()  # the fragment notices the end and asks for a full run
-    assert not app.exception, [e.value for e in app.exception]
 
 
 def test_every_setting_starts_at_the_tutorials_value():
