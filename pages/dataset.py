@@ -8,7 +8,7 @@ import streamlit as st
 from mnist_core import MEAN, STD, to_pixels
 from mnist_core.data import DATA_DIR_ENV, N_CLASSES, SOURCE_EMBEDDED
 from mnist_core.samples import MAX_SAMPLES, MIN_SAMPLES, SampleError, class_counts, pick_samples, pixel_stats
-from ui.data import load_data
+from ui.data import data_or_stop
 from ui.dataset_charts import class_distribution_figure, digit_heatmap_figure, thumbnails
 from ui.i18n import t
 from ui.navigation import ensure_router
@@ -32,11 +32,7 @@ def reshuffle() -> None:
 st.title(t("dataset.title"))
 st.write(t("dataset.intro"))
 
-try:
-    data = load_data()
-except Exception as exc:
-    st.error(f"{t('app.data_failed')} {exc}")
-    st.stop()
+data = data_or_stop()
 
 if data.source == SOURCE_EMBEDDED:
     st.info(t("dataset.embedded_notice", n_train=data.n_train, n_test=data.n_test, variable=DATA_DIR_ENV))

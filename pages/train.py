@@ -11,7 +11,7 @@ from mnist_core.config import MAX_EPOCHS
 from mnist_core.jobs import DIVERGED, FAILED, FINISHED, STOPPED, WAITING, JobBusyError, default_limiter
 from mnist_core.metrics import confusion_matrix, pair_indices, per_class_accuracy, sample_indices
 from ui import train_charts
-from ui.data import load_data
+from ui.data import data_or_stop
 from ui.i18n import t
 from ui.navigation import ensure_router
 from ui.session import LIVE_REFRESH_SECONDS, get_session, per_model
@@ -252,11 +252,7 @@ def compare_runs() -> None:
 
 st.title(t("train.title"))
 st.markdown(t("train.intro"))
-try:
-    data = load_data()
-except Exception as exc:  # the sidebar says more; without data nothing here can work
-    st.error(f"**{t('train.data_failed')}** {exc}")
-    st.stop()
+data = data_or_stop()
 session = get_session()
 
 config = settings_form()
