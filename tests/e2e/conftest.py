@@ -158,8 +158,11 @@ def browser():
             "Debian's chromium is not installed: `apt-get install -y chromium` (make test does it), "
             "or leave the browser tests out with `pytest -m 'not e2e'`."
         )
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # expect() retries until its timeout (5 s by default). Plotly and images paint after a run ends, and on
+    # 2 busy cores the first chart also waits for Plotly's code to load, so allow the page timeout.
+    expect.set_options(timeout=PAGE_TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         yield browser

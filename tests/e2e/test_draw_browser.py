@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import expect
+
 from tests.e2e.conftest import assert_no_exception, open_app_page, save_screenshot, wait_idle
 from ui.i18n import strings
 
@@ -47,7 +49,8 @@ def test_draw_a_digit_read_it_and_clear_it(page, app_url):
     assert_no_exception(page)
     digit = page.locator(PREDICTION).inner_text().strip()
     assert re.fullmatch(r"[0-9]", digit)
-    assert page.locator(PROBABILITY_CHART).count() == 1
+    # Plotly draws in the browser after the script run ends (its code loads on first use), so wait for it.
+    expect(page.locator(PROBABILITY_CHART)).to_have_count(1)
     assert page.get_by_text(EN["draw.sees_heading"], exact=True).is_visible()
     page.get_by_test_id("stCheckbox").get_by_text(EN["draw.compare_naive"], exact=True).click()
     wait_idle(page)
@@ -57,8 +60,8 @@ def test_draw_a_digit_read_it_and_clear_it(page, app_url):
     page.get_by_role("button", name=EN["draw.clear"]).click()
     wait_idle(page)
     assert_no_exception(page)
-    assert page.locator(PREDICTION).count() == 0
-    assert page.locator(PROBABILITY_CHART).count() == 0
+    expect(page.locator(PREDICTION)).to_have_count(0)
+    expect(page.locator(PROBABILITY_CHART)).to_have_count(0)
     assert page.get_by_text(EN["draw.waiting_draw"]).is_visible()
     save_screenshot(page, "draw_cleared")
 
@@ -69,5 +72,5 @@ def test_draw_a_digit_read_it_and_clear_it(page, app_url):
     page.get_by_role("button", name="Reset canvas & history").click()
     page.get_by_text(EN["draw.blank"]).wait_for()
     wait_idle(page)
-    assert page.locator(PREDICTION).count() == 0
+    expect(page.locator(PREDICTION)).to_have_count(0)
     assert_no_exception(page)

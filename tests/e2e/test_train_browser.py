@@ -78,7 +78,7 @@ def test_train_watch_continue_and_reload(page, app_url):
     grid_titles = page.locator(".st-key-train_grid .js-plotly-plot").evaluate(
         "el => el.layout.annotations.map(a => a.text)")
     assert len(grid_titles) == 12 and all("Prediction: " in title for title in grid_titles)
-    assert page.locator(".st-key-train_confusion .js-plotly-plot").count() == 1
+    expect(page.locator(".st-key-train_confusion .js-plotly-plot")).to_have_count(1)
     assert_no_exception(page)
     save_screenshot(page, "train_done")
 
