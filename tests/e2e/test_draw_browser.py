@@ -40,7 +40,7 @@ def train_quick_model(page) -> None:
 def test_draw_a_digit_read_it_and_clear_it(page, app_url):
     open_app_page(page, app_url, "draw")
     assert_no_exception(page)
-    assert page.get_by_text(EN["draw.waiting_draw"]).is_visible()
+    expect(page.get_by_text(EN["draw.waiting_draw"])).to_be_visible()
     train_quick_model(page)
 
     draw_stroke(page, SEVEN)
@@ -51,10 +51,10 @@ def test_draw_a_digit_read_it_and_clear_it(page, app_url):
     assert re.fullmatch(r"[0-9]", digit)
     # Plotly draws in the browser after the script run ends (its code loads on first use), so wait for it.
     expect(page.locator(PROBABILITY_CHART)).to_have_count(1)
-    assert page.get_by_text(EN["draw.sees_heading"], exact=True).is_visible()
+    expect(page.get_by_text(EN["draw.sees_heading"], exact=True)).to_be_visible()
     page.get_by_test_id("stCheckbox").get_by_text(EN["draw.compare_naive"], exact=True).click()
     wait_idle(page)
-    assert page.get_by_text(EN["draw.step_naive"], exact=True).is_visible()
+    expect(page.get_by_text(EN["draw.step_naive"], exact=True)).to_be_visible()
     save_screenshot(page, "draw_prediction")
 
     page.get_by_role("button", name=EN["draw.clear"]).click()
@@ -62,7 +62,7 @@ def test_draw_a_digit_read_it_and_clear_it(page, app_url):
     assert_no_exception(page)
     expect(page.locator(PREDICTION)).to_have_count(0)
     expect(page.locator(PROBABILITY_CHART)).to_have_count(0)
-    assert page.get_by_text(EN["draw.waiting_draw"]).is_visible()
+    expect(page.get_by_text(EN["draw.waiting_draw"])).to_be_visible()
     save_screenshot(page, "draw_cleared")
 
     # The canvas's own toolbar bin empties the drawing too: an empty image arrives, reported as blank.

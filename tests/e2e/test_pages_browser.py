@@ -39,7 +39,8 @@ def test_chinese_browser_gets_chinese(new_page, app_url):
 
     assert_no_exception(page)
     assert page.locator("h1").first.inner_text().strip() == CHINESE["dataset.title"]
-    assert CHINESE["dataset.ground_truth"].format(label="") in page.locator("[data-testid='stMain']").inner_text()
+    # The captions' code loads on first use in a fresh browser, so expect() waits for them.
+    expect(page.get_by_test_id("stImageCaption").first).to_contain_text(CHINESE["dataset.ground_truth"].format(label=""))
     save_screenshot(page, "dataset_zh")
 
 
@@ -61,4 +62,4 @@ def test_dataset_controls_in_the_browser(page, app_url):
     assert_no_exception(page)
     expect(seed_box).to_have_value("7")
     expect(captions).to_have_count(6)
-    assert captions.all_inner_texts() != first_grid
+    expect(captions).not_to_have_text(first_grid)  # a new sample, not the first grid kept on screen

@@ -17,24 +17,24 @@ def type_number(page, label: str, value: int) -> None:
     enter_value(page, number_input(page, label), value)
 
 
-def output_size(page) -> str:
-    return page.locator("[data-testid='stMetricValue']").first.inner_text().strip()
+def expect_output_size(page, size: str) -> None:
+    # expect() retries: until the rerun replaces it, the page still shows the last run's metric.
+    expect(page.locator("[data-testid='stMetricValue']").first).to_have_text(size)
 
 
 def test_typed_stride_updates_the_result_and_the_picture(page, app_url):
     open_app_page(page, app_url, "shapes")
     assert_no_exception(page)
-    assert output_size(page) == "24 × 24"
+    expect_output_size(page, "24 × 24")
     assert ENGLISH["shapes.pytorch_agrees"] in " ".join(page.locator("[data-testid='stAlert']").all_inner_texts())
 
     type_number(page, ENGLISH["shapes.s"], 2)
     assert_no_exception(page)
-    assert output_size(page) == "12 × 12"
-    alerts = " ".join(page.locator("[data-testid='stAlert']").all_inner_texts())
-    assert "23 / 2 is not exact (remainder 1)" in alerts
-    assert ENGLISH["shapes.pytorch_agrees"] in alerts
-    formula = page.locator("[data-testid='stMarkdownContainer'] .katex").first.inner_text()
-    assert "11.5" in formula
+    expect_output_size(page, "12 × 12")
+    alerts = page.locator("[data-testid='stAlert']")
+    expect(alerts.filter(has_text="23 / 2 is not exact (remainder 1)")).to_have_count(1)
+    expect(alerts.filter(has_text=ENGLISH["shapes.pytorch_agrees"])).to_have_count(1)
+    expect(page.locator("[data-testid='stMarkdownContainer'] .katex").first).to_contain_text("11.5")
     save_screenshot(page, "shapes_flooring")
 
     # a small grid, with padding and dilation, so the picture shows all of them
@@ -46,17 +46,17 @@ def test_typed_stride_updates_the_result_and_the_picture(page, app_url):
     ).click()
     wait_idle(page)
     type_number(page, ENGLISH["shapes.p"], 1)
-    assert output_size(page) == "5 × 5"  # floor((11 + 2 - 2 * 2 - 1) / 2) + 1
+    expect_output_size(page, "5 × 5")  # floor((11 + 2 - 2 * 2 - 1) / 2) + 1
     chart = page.locator("[data-testid='stPlotlyChart']").first
-    assert "Output: 5 × 5, cell (row 0, column 0)" in chart.inner_text()
+    expect(chart).to_contain_text("Output: 5 × 5, cell (row 0, column 0)")  # Plotly redraws after the run
     thumb = page.get_by_role("slider", name=ENGLISH["shapes.picture_position"])
     thumb.focus()
     for _ in range(2):
         thumb.press("ArrowRight")
     wait_idle(page)
     chart.scroll_into_view_if_needed()
-    assert "Output: 5 × 5, cell (row 0, column 2)" in chart.inner_text()
-    assert "stride 2" in chart.inner_text()
+    expect(chart).to_contain_text("Output: 5 × 5, cell (row 0, column 2)")
+    expect(chart).to_contain_text("stride 2")
     assert_no_exception(page)
     save_screenshot(page, "shapes_picture")
 
@@ -68,16 +68,16 @@ def test_impossible_layer_shows_the_rule_in_chinese(new_page, app_url):
     type_number(page, CHINESE["shapes.n"], 5)
     type_number(page, CHINESE["shapes.f"], 7)
     assert_no_exception(page)
-    errors = page.locator("[data-testid='stAlertContentError']").all_inner_texts()
-    assert any("无法构成的层：卷积核 7 大于填充后的输入 5。" in text for text in errors), errors
-    assert not page.locator("[data-testid='stMetricValue']").count()
+    errors = page.locator("[data-testid='stAlertContentError']")
+    expect(errors.filter(has_text="无法构成的层：卷积核 7 大于填充后的输入 5。")).to_have_count(1)
+    expect(page.locator("[data-testid='stMetricValue']")).to_have_count(0)
     save_screenshot(page, "shapes_impossible_zh")
 
 
 def test_typed_numbers_survive_a_visit_to_another_page(page, app_url):
     open_app_page(page, app_url, "shapes")
     type_number(page, ENGLISH["shapes.s"], 2)
-    assert output_size(page) == "12 × 12"
+    expect_output_size(page, "12 × 12")
 
     nav = page.locator("[data-testid='stSidebarNav']")
     nav.get_by_role("link", name=ENGLISH["dataset.title"]).click()
@@ -87,7 +87,7 @@ def test_typed_numbers_survive_a_visit_to_another_page(page, app_url):
 
     expect(page.locator("[data-testid='stMain'] h1").first).to_have_text(ENGLISH["shapes.title"])
     expect(number_input(page, ENGLISH["shapes.s"])).to_have_value("2")  # expect() retries while the page draws
-    expect(page.locator("[data-testid='stMetricValue']").first).to_have_text("12 × 12")
+    expect_output_size(page, "12 × 12")
     assert_no_exception(page)
 
 
@@ -103,7 +103,7 @@ def test_last_window_position_then_a_smaller_layer_raises_nothing(page, app_url)
     ).click()
     wait_idle(page)
     assert_no_exception(page)
-    expect(page.locator("[data-testid='stMetricValue']").first).to_have_text("14 × 14")
+    expect_output_size(page, "14 × 14")
 
     nav = page.locator("[data-testid='stSidebarNav']")
     nav.get_by_role("link", name=ENGLISH["home.title"]).click()

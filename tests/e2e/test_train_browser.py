@@ -43,6 +43,17 @@ def chart_state(page) -> dict | None:
     return chart.first.evaluate(CHART_STATE)
 
 
+def final_chart_state(page, test_points: int) -> dict:
+    """The live chart's state once Plotly has drawn the finished run's figure (test_points test-loss points).
+
+    The finished message can show before Plotly has swapped the last live update for the final figure.
+    """
+    page.wait_for_function(
+        f"() => {{ const el = document.querySelector({LIVE_CHART!r});"
+        f" return el && el.data && el.data.length >= 2 && el.data[1].x.length === {test_points}; }}")
+    return chart_state(page)
+
+
 def watch_until_finished(page, epochs: int) -> list[dict]:
     """Chart states seen while the job runs, until the finished message for `epochs` shows."""
     finished = page.get_by_text(EN["train.finished"].format(epochs=epochs), exact=True)
@@ -71,8 +82,8 @@ def test_train_watch_continue_and_reload(page, app_url):
     assert len(set(growing)) >= 3 and growing == sorted(growing), f"the curve did not grow live: {growing}"
     assert any(state["test"] == 1 for state in seen)  # the test before training, while epoch 1 ran
 
-    done = chart_state(page)
-    assert done["test"] == 2 and done["resumeMarks"] == 0
+    done = final_chart_state(page, test_points=2)  # the test before training and after epoch 1
+    assert done["resumeMarks"] == 0
     accuracy = page.locator("[data-testid='stMetric']").filter(has_text=EN["train.metric_accuracy"])
     assert accuracy.inner_text().strip().endswith("%")
     grid_titles = page.locator(".st-key-train_grid .js-plotly-plot").evaluate(
@@ -84,8 +95,8 @@ def test_train_watch_continue_and_reload(page, app_url):
 
     page.get_by_role("button", name=EN["train.continue"].format(epochs=1), exact=True).click()
     watch_until_finished(page, epochs=2)
-    extended = chart_state(page)
-    assert extended["test"] == 3 and extended["resumeMarks"] == 1
+    extended = final_chart_state(page, test_points=3)
+    assert extended["resumeMarks"] == 1
     assert extended["train"] > done["train"] and extended["lastExample"] > done["lastExample"]
     assert_no_exception(page)
     save_screenshot(page, "train_continued")
@@ -158,7 +169,7 @@ def test_upload_a_bad_file_then_a_checkpoint_and_pick_a_confusion_cell(page, app
     wait_idle(page)
     expect(page.get_by_text(EN["train.upload_ok"].format(name="trained.pt"), exact=True)).to_be_visible()
     expect(page.locator(".st-key-train_confusion .js-plotly-plot")).to_have_count(1)
-    assert chart_state(page)["test"] == 4  # the uploaded curves: the test before training and 3 epochs
+    final_chart_state(page, test_points=4)  # the uploaded curves: the test before training and 3 epochs
 
     def pair_words(true_digit: int, predicted_digit: int) -> str:
         """The part of the gallery caption that names the pair (the counts vary)."""
@@ -168,10 +179,13 @@ def test_upload_a_bad_file_then_a_checkpoint_and_pick_a_confusion_cell(page, app
     any_pair = re.compile(r"\d+".join(map(re.escape, re.split(r"\{\w+\}", EN["train.gallery_count"]))))
     gallery = page.get_by_text(any_pair)
     expect(gallery).to_contain_text(pair_words(4, 9))  # the page's default pair
+    # Everything above the matrix has drawn, so it stays where the click aims.
+    expect(page.locator(".st-key-train_grid .js-plotly-plot")).to_have_count(1)
+    expect(page.get_by_test_id("stDataFrame")).to_be_visible()
     matrix = page.locator(".st-key-train_confusion .js-plotly-plot")
-    matrix.scroll_into_view_if_needed()  # a click lands only inside the window
-    centre = matrix.evaluate(CELL_CENTRE, [3, 5])  # true 3, read as 5
     for _ in range(3):  # Plotly picks the point under the pointer on hover, which can lag the click
+        matrix.scroll_into_view_if_needed()  # a click lands only inside the window
+        centre = matrix.evaluate(CELL_CENTRE, [3, 5])  # true 3, read as 5, measured where it is now
         page.mouse.move(centre["x"], centre["y"])
         page.mouse.click(centre["x"], centre["y"])
         wait_idle(page)
@@ -217,7 +231,7 @@ def test_a_second_user_waits_for_the_only_training_slot(browser):
         press(second, "train_start", then=waiting)
         second.wait_for_timeout(2000)  # four refreshes later: still waiting, not a job's first instant
         expect(waiting).to_be_visible()
-        expect(second.get_by_role("button", name=EN["train.stop"], exact=True).first).to_be_enabled()
+        expect(second.locator(".st-key-train_stop button")).to_be_enabled()  # not Streamlit's own header Stop
 
         stopped = EN["train.stopped"].split("{")[0]
         press(first, "train_stop", then=first.get_by_text(stopped, exact=False))
