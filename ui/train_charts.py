@@ -65,9 +65,11 @@ def training_figure(history: History) -> go.Figure:
     return go.Figure(
         data=[*_loss_traces(history, "", TRAIN_COLOR, TEST_COLOR), accuracy],
         layout={
-            "xaxis": {"domain": LOSS_DOMAIN, "anchor": "y", "title": {"text": t("train.chart_examples_axis")}},
+            # nonnegative: with one point (the test before training) Plotly would centre it on -1 to 1.
+            "xaxis": {"domain": LOSS_DOMAIN, "anchor": "y", "rangemode": "nonnegative",
+                      "title": {"text": t("train.chart_examples_axis")}},
             "yaxis": {"anchor": "x", "title": {"text": t("train.chart_loss_axis")}, "rangemode": "tozero"},
-            "xaxis2": {"domain": ACCURACY_DOMAIN, "anchor": "y2", "dtick": 1,
+            "xaxis2": {"domain": ACCURACY_DOMAIN, "anchor": "y2", "dtick": 1, "rangemode": "nonnegative",
                        "title": {"text": t("train.chart_epoch_axis")}},
             "yaxis2": {"anchor": "x2", "range": [0, 105], "title": {"text": t("train.chart_accuracy_axis")}},
             "annotations": [_subplot_title(t("train.chart_loss_title"), LOSS_DOMAIN),

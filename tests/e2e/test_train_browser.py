@@ -29,6 +29,7 @@ CHART_STATE = """el => !el.data || el.data.length < 2 ? null : ({
     test: el.data[1].x.length,
     lastExample: el.data[0].x[el.data[0].x.length - 1],
     resumeMarks: (el.layout.shapes || []).length,
+    axesFrom: [el._fullLayout.xaxis.range[0], el._fullLayout.xaxis2.range[0]],
 })"""
 
 
@@ -81,6 +82,7 @@ def test_train_watch_continue_and_reload(page, app_url):
     growing = [state["train"] for state in seen]
     assert len(set(growing)) >= 3 and growing == sorted(growing), f"the curve did not grow live: {growing}"
     assert any(state["test"] == 1 for state in seen)  # the test before training, while epoch 1 ran
+    assert all(min(state["axesFrom"]) >= 0 for state in seen), "an axis showed negative examples or epochs"
 
     done = final_chart_state(page, test_points=2)  # the test before training and after epoch 1
     assert done["resumeMarks"] == 0
