@@ -28,7 +28,8 @@ PAGES = (
 
 
 # Input widgets whose values survive a visit to another page. Streamlit forgets a widget's value when a
-# run does not draw it; writing each value back on every run keeps it. Only widgets with fixed bounds and
+# run does not draw it, fragment runs included (the sidebar's status refresh while a job trains), so each
+# value is also copied to a plain dict that Streamlit never clears. Only widgets with fixed bounds and
 # options are kept: a kept value outside a range that other inputs have since narrowed (the shape page's
 # output position, the dataset page's enlarged sample) would make Streamlit raise. Buttons and uploaders
 # cannot be written at all.
@@ -38,16 +39,21 @@ KEPT_WIDGETS = re.compile(
     r"|train_(n_epochs|batch_size_train|batch_size_test|learning_rate|momentum|log_interval|random_seed|device)"
 )
 ROUTED_KEY = "routed_by_app"  # st.session_state: app.py has run for this browser session
+KEPT_VALUES_KEY = "kept_widget_values"  # st.session_state: {widget key: its last value}
 
 
 def mark_routed() -> None:
-    """Called by app.py on every run, before the page: note the session is routed, keep page inputs."""
+    """Called by app.py on every run, before the page: note the session is routed, keep page inputs.
+
+    A widget's current value is recorded; one Streamlit has dropped since is put back from the record.
+    """
     import streamlit as st
 
     st.session_state[ROUTED_KEY] = True
-    for key in list(st.session_state.keys()):
-        if KEPT_WIDGETS.fullmatch(key):
-            st.session_state[key] = st.session_state[key]
+    kept = st.session_state.setdefault(KEPT_VALUES_KEY, {})
+    kept.update({key: st.session_state[key] for key in st.session_state.keys() if KEPT_WIDGETS.fullmatch(key)})
+    for key, value in kept.items():
+        st.session_state[key] = value  # written back even when present, so Streamlit keeps it this run too
 
 
 def ensure_router() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
@@ -111,17 +112,28 @@ def test_train_watch_continue_and_reload(page, app_url):
     assert_no_exception(page)
 
 
-def test_settings_survive_a_visit_to_another_page(page, app_url):
-    """app.py writes the training fields back on every run (ui.navigation.KEPT_WIDGETS); AppTest skips app.py."""
+@pytest.mark.parametrize("while_training", [False, True], ids=["idle", "while-training"])
+def test_settings_survive_a_visit_to_another_page(page, app_url, while_training):
+    """app.py keeps the training fields (ui.navigation.KEPT_WIDGETS); AppTest's switch_page skips app.py.
+
+    While a job runs, the sidebar's status fragment reruns every 2 s on the other page: those runs
+    must not cost the fields either.
+    """
     open_app_page(page, app_url, "train")
     set_number(page, EN["train.epochs"], 6)
+    set_number(page, EN["train.batch_size_train"], 2)  # a long first epoch: still running when we come back
+    if while_training:
+        press(page, "train_start", then=page.locator("[data-testid='stProgress']"))
     nav = page.locator("[data-testid='stSidebarNav']")
     nav.get_by_role("link", name=EN["dataset.title"]).click()
     wait_idle(page)
+    page.wait_for_timeout(5000)  # two or three sidebar refreshes
     nav.get_by_role("link", name=EN["train.title"]).click()
-    wait_idle(page)
     expect(page.locator("[data-testid='stMain'] h1").first).to_have_text(EN["train.title"])
     expect(page.get_by_label(EN["train.epochs"], exact=True)).to_have_value("6")
+    expect(page.get_by_label(EN["train.batch_size_train"], exact=True)).to_have_value("2")
+    if while_training:
+        press(page, "train_stop", then=page.get_by_text(EN["train.stopped"].split("{")[0], exact=False))
     assert_no_exception(page)
 
 
