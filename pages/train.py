@@ -22,7 +22,7 @@ LEARNING_RATES = [float(f"{10 ** (k / 4):.3g}") for k in range(-16, 5)]  # 0.000
 GRID_IMAGES = 12
 GALLERY_IMAGES = 24
 WAS_ACTIVE_KEY = "train_was_active"
-UPLOAD_DONE_KEY = "train_upload_done"  # file_id of the last upload handled, and its outcome
+UPLOAD_DONE_KEY = "train_upload_done"  # (file_id, the model loaded from it or None, error text or None)
 PREDICTIONS_KEY = "train_predictions"
 DOWNLOAD_KEY = "train_download"  # the checkpoint file's bytes, made once per published model
 PAIR_KEY = "train_pair"  # (true digit, predicted digit) shown in the gallery
@@ -217,15 +217,17 @@ def checkpoint_section(model, snapshot, data) -> None:
         if upload is not None and st.session_state.get(UPLOAD_DONE_KEY, (None,))[0] != upload.file_id:
             try:
                 session.load_checkpoint(upload.getvalue(), name=upload.name)
-                outcome = ("success", t("train.upload_ok", name=upload.name))
             except (CheckpointError, JobBusyError) as exc:
-                outcome = ("error", f"**{t('train.upload_failed')}** {exc}")
-            st.session_state[UPLOAD_DONE_KEY] = (upload.file_id, outcome)
-            if outcome[0] == "success":
+                st.session_state[UPLOAD_DONE_KEY] = (upload.file_id, None, str(exc))
+            else:
+                st.session_state[UPLOAD_DONE_KEY] = (upload.file_id, session.model(), None)
                 st.rerun()
-        if upload is not None:
-            kind, message = st.session_state[UPLOAD_DONE_KEY][1]
-            (st.success if kind == "success" else st.error)(message)
+        if upload is not None:  # worded when drawn, so a language switch translates it
+            _, loaded, error = st.session_state[UPLOAD_DONE_KEY]
+            if error is not None:
+                st.error(f"**{t('train.upload_failed')}** {error}")
+            elif loaded is model:  # only until that model is trained on or replaced
+                st.success(t("train.upload_ok", name=upload.name))
 
 
 def run_label(record, history) -> str:

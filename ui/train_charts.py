@@ -55,6 +55,7 @@ def training_figure(history: History) -> go.Figure:
         x=list(range(len(history.test_accuracy))), y=[100 * a for a in history.test_accuracy],
         mode="lines+markers+text", text=[f"{100 * a:.1f}%" for a in history.test_accuracy],
         textposition="top center", line={"color": TEST_COLOR}, name=t("train.chart_accuracy"), showlegend=False,
+        cliponaxis=False,  # epoch 0 sits on the axis's left edge: draw its dot and label whole
         hovertemplate=t("train.chart_hover_accuracy") + "<extra></extra>", xaxis="x2", yaxis="y2",
     )
     # A dashed line where each continued run began, labelled at the top of the loss plot.

@@ -5,13 +5,12 @@ AppTest does not run a fragment's run_every timer, so the tests poll the job wit
 
 from __future__ import annotations
 
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from mnist_core import TrainConfig
 from tests.apptest.app import open_page, train_until_done
-from ui.i18n import strings
+from ui.i18n import LANGUAGE_KEY, strings
 from ui.session import SESSION_KEY, TOKEN_PARAM
 
 EN, ZH = strings("en"), strings("zh")
@@ -118,3 +117,24 @@ def test_gallery_follows_the_chosen_cell(trained_state):
     assert (true_box.value, predicted_box.value) == (7, 9)
     caption = next(c.value for c in app.caption if "were read as" in c.value)
     assert "of a 7 were read as 9" in caption
+
+
+def test_upload_message_follows_the_language_and_goes_once_the_model_changes(trained_state):
+    from mnist_core import checkpoint_bytes
+
+    app = open_train_page()
+    app.file_uploader(key="train_upload").set_value(("three.pt", checkpoint_bytes(trained_state),
+                                                     "application/octet-stream")).run()
+    assert [s.value for s in app.success] == [EN["train.upload_ok"].format(name="three.pt")]
+    app.session_state[LANGUAGE_KEY] = "zh"
+    app.run()
+    assert [s.value for s in app.success] == [ZH["train.upload_ok"].format(name="three.pt")]
+
+    app.session_state[LANGUAGE_KEY] = "en"
+    app.number_input(key="train_more_epochs").set_value(1)
+    app.button(key="train_continue").click().run()
+    train_until_done(app)
+    # The file still sits in the uploader, but the model is no longer the one it held.
+    assert EN["train.upload_ok"].format(name="three.pt") not in [s.value for s in app.success]
+    assert app.success[0].value == EN["train.finished"].format(epochs=4)
+    assert not app.error
