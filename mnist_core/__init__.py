@@ -8,7 +8,7 @@
 """
 
 from .checkpoint import DEFAULT_CHECKPOINT_DIR, CheckpointError, checkpoint_bytes, load_checkpoint, save_checkpoint
-from .config import ConfigError, TrainConfig
+from .config import ConfigError, TrainConfig, config_errors
 from .data import MEAN, STD, DataError, MnistData, load_mnist, normalize, to_pixels
 from .device import available_devices, resolve_device
 from .engine import (
@@ -30,7 +30,7 @@ from .shapes import conv_output_size, pool_output_size, same_padding
 __all__ = [
     "BatchEvent", "CheckpointError", "ConfigError", "DEFAULT_CHECKPOINT_DIR", "DataError", "FLAT_FEATURES", "History", "MEAN", "MnistData", "Net",
     "STD", "StoppedEvent", "TestEvent", "TrainConfig", "TrainingDiverged", "TrainingState",
-    "apply_config", "available_devices", "checkpoint_bytes", "conv_output_size", "evaluate", "load_checkpoint",
+    "apply_config", "available_devices", "checkpoint_bytes", "config_errors", "conv_output_size", "evaluate", "load_checkpoint",
     "load_mnist", "new_training_state", "normalize", "pool_output_size", "predict", "resolve_device",
     "same_padding", "save_checkpoint", "to_pixels", "train",
 ]

@@ -87,6 +87,21 @@ class TrainConfig:
         return next(f.metadata["help"] for f in fields(cls) if f.name == name)
 
 
+def config_errors(values: dict[str, Any]) -> list[ConfigError]:
+    """Every field in values that TrainConfig refuses, each checked on its own, so a form can name them all.
+
+    TrainConfig itself stops at the first bad field. Fields left out of values take the tutorial's defaults.
+    """
+    defaults = TrainConfig().to_dict()
+    errors = []
+    for name, value in values.items():
+        try:
+            TrainConfig(**{**defaults, name: value})
+        except ConfigError as exc:
+            errors.append(exc)
+    return errors
+
+
 def _check_int(name: str, value: Any, low: int, high: int, what: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{name} must be a whole number, got {value!r}.", name, "whole_number", value)

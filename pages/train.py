@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from mnist_core import CheckpointError, ConfigError, TrainConfig, available_devices, checkpoint_bytes, predict, to_pixels
+from mnist_core import (CheckpointError, TrainConfig, available_devices, checkpoint_bytes, config_errors, predict,
+                        to_pixels)
 from mnist_core.checkpoint import MAX_CHECKPOINT_BYTES
-from mnist_core.config import MAX_EPOCHS
 from mnist_core.jobs import DIVERGED, FAILED, FINISHED, STOPPED, WAITING, JobBusyError, default_limiter
 from mnist_core.metrics import confusion_matrix, pair_indices, per_class_accuracy, sample_indices
 from ui import train_charts
@@ -41,23 +41,27 @@ def reset_settings() -> None:
 
 
 def settings_form() -> TrainConfig | None:
-    """Every TrainConfig field as a widget; the config, or None after showing why it is invalid."""
+    """Every TrainConfig field as a widget; the config, or None after showing why it is invalid.
+
+    The number inputs have no min_value or max_value: Streamlit would refuse an out-of-range number
+    silently and keep the last one, so TrainConfig checks them and the page names every bad field.
+    """
     for field, value in TrainConfig().to_dict().items():  # kept across pages by ui.navigation.KEPT_WIDGETS
         st.session_state.setdefault(widget_key(field), value)
     st.subheader(t("train.settings_heading"))
     left, middle, right = st.columns(3)
-    left.number_input(t("train.epochs"), min_value=1, step=1, key=widget_key("n_epochs"), help=t("train.epochs_help"))
+    left.number_input(t("train.epochs"), step=1, key=widget_key("n_epochs"), help=t("train.epochs_help"))
     left.select_slider(t("train.learning_rate"), options=LEARNING_RATES, key=widget_key("learning_rate"),
                        format_func=lambda rate: f"{rate:g}", help=t("train.learning_rate_help"))
     left.slider(t("train.momentum"), min_value=0.0, max_value=0.99, step=0.01, key=widget_key("momentum"),
                 help=t("train.momentum_help"))
-    middle.number_input(t("train.batch_size_train"), min_value=1, step=16, key=widget_key("batch_size_train"),
+    middle.number_input(t("train.batch_size_train"), step=16, key=widget_key("batch_size_train"),
                         help=t("train.batch_size_train_help"))
-    middle.number_input(t("train.batch_size_test"), min_value=1, step=100, key=widget_key("batch_size_test"),
+    middle.number_input(t("train.batch_size_test"), step=100, key=widget_key("batch_size_test"),
                         help=t("train.batch_size_test_help"))
-    right.number_input(t("train.log_interval"), min_value=1, step=1, key=widget_key("log_interval"),
+    right.number_input(t("train.log_interval"), step=1, key=widget_key("log_interval"),
                        help=t("train.log_interval_help"))
-    right.number_input(t("train.random_seed"), min_value=0, step=1, key=widget_key("random_seed"),
+    right.number_input(t("train.random_seed"), step=1, key=widget_key("random_seed"),
                        help=t("train.random_seed_help"))
     devices = available_devices()
     if len(devices) > 1:
@@ -67,13 +71,22 @@ def settings_form() -> TrainConfig | None:
     st.button(t("train.reset"), on_click=reset_settings, help=t("train.reset_help"))
 
     values = {field: st.session_state[widget_key(field)] for field in FIELDS}
-    try:
-        return TrainConfig(**values)
-    except ConfigError as exc:
-        label = t("train.epochs" if exc.field == "n_epochs" else f"train.{exc.field}")
-        reason = t(f"train.config_error_{exc.rule}", field=label, value=exc.value, low=exc.low, high=exc.high)
-        st.error(f"**{t('train.invalid_settings')}** {reason}")
+    errors = config_errors(values)
+    if errors:
+        show_config_errors(errors)
         return None
+    return TrainConfig(**values)
+
+
+def show_config_errors(errors, label_key: str | None = None) -> None:
+    """One message naming every refused field, in the form's words (label_key: the label, where it differs)."""
+    reasons = [
+        t(f"train.config_error_{exc.rule}", value=exc.value, low=exc.low, high=exc.high,
+          field=t(label_key or ("train.epochs" if exc.field == "n_epochs" else f"train.{exc.field}")))
+        for exc in errors
+    ]
+    heading = f"**{t('train.invalid_settings')}**"
+    st.error(f"{heading} {reasons[0]}" if len(reasons) == 1 else "\n".join([heading, *(f"- {r}" for r in reasons)]))
 
 
 def status_message(snapshot) -> None:
@@ -197,9 +210,13 @@ def checkpoint_section(model, snapshot, data) -> None:
     left, right = st.columns(2)
     with left:
         if model is not None:
-            more = st.number_input(t("train.more_epochs"), min_value=1, max_value=MAX_EPOCHS, value=1, step=1,
-                                   key="train_more_epochs")
-            if st.button(t("train.continue", epochs=more), disabled=snapshot.active, key="train_continue"):
+            # No min_value/max_value, as in the form: Streamlit would refuse a typed 0 silently.
+            more = st.number_input(t("train.more_epochs"), value=1, step=1, key="train_more_epochs")
+            errors = config_errors({"n_epochs": more})  # the same limits as a new run's epochs
+            if errors:
+                show_config_errors(errors, "train.more_epochs")
+            if st.button(t("train.continue", epochs=more), disabled=snapshot.active or bool(errors),
+                         key="train_continue"):
                 if session.continue_training(int(more), data):
                     st.session_state[WAS_ACTIVE_KEY] = True
                     st.rerun()

@@ -57,6 +57,10 @@ def test_reset_brings_back_the_tutorials_values():
     ("train_n_epochs", 500, "range", "train.epochs", 1, 100),
     ("train_batch_size_train", 5_000, "range", "train.batch_size_train", 1, 4_096),
     ("train_log_interval", 20_000, "range", "train.log_interval", 1, 10_000),
+    # Below the minimum too: with a min_value, Streamlit would refuse these silently and keep the last value.
+    ("train_n_epochs", 0, "range", "train.epochs", 1, 100),
+    ("train_log_interval", 0, "range", "train.log_interval", 1, 10_000),
+    ("train_random_seed", -5, "range", "train.random_seed", 0, 2**32 - 1),
 ])
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_invalid_settings_explain_themselves_and_block_training(field, value, rule, label, low, high, language):
@@ -68,6 +72,29 @@ def test_invalid_settings_explain_themselves_and_block_training(field, value, ru
     assert [e.value for e in app.error] == [f"**{table['train.invalid_settings']}** {reason}"]
     assert app.button(key="train_start").disabled
     assert app.button(key="train_start").label == table["train.start"]
+
+
+def test_every_invalid_setting_is_named_at_once():
+    app = open_train_page()
+    app.number_input(key="train_batch_size_train").set_value(5_000).run()
+    app.number_input(key="train_batch_size_test").set_value(0).run()
+    assert len(app.error) == 1
+    message = app.error[0].value
+    assert message.startswith(f"**{EN['train.invalid_settings']}**")
+    for label, value, low, high in [("train.batch_size_train", 5_000, 1, 4_096), ("train.batch_size_test", 0, 1, 10_000)]:
+        assert "- " + EN["train.config_error_range"].format(field=EN[label], value=value, low=low, high=high) in message
+    assert app.button(key="train_start").disabled
+
+
+def test_continue_refuses_more_epochs_out_of_range(trained_token):
+    app = open_train_page(token=trained_token)
+    for more in (0, 101):
+        app.number_input(key="train_more_epochs").set_value(more).run()
+        reason = EN["train.config_error_range"].format(field=EN["train.more_epochs"], value=more, low=1, high=100)
+        assert [e.value for e in app.error] == [f"**{EN['train.invalid_settings']}** {reason}"]
+        assert app.button(key="train_continue").disabled
+    app.number_input(key="train_more_epochs").set_value(2).run()
+    assert not app.error and not app.button(key="train_continue").disabled
 
 
 def test_train_shows_curves_results_and_survives_a_reload():

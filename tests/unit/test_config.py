@@ -91,3 +91,13 @@ def test_config_errors_name_the_field_and_rule_for_translation(values, field, ru
     error = caught.value
     assert isinstance(error, ValueError)
     assert (error.field, error.rule, error.value, error.low, error.high) == (field, rule, values[field], low, high)
+
+
+def test_config_errors_name_every_bad_field_not_only_the_first():
+    from mnist_core import config_errors
+
+    values = {**TrainConfig().to_dict(), "n_epochs": 0, "batch_size_test": 20_000, "random_seed": -5, "momentum": 0.9}
+    errors = config_errors(values)
+    assert [(e.field, e.rule, e.value) for e in errors] == [
+        ("n_epochs", "range", 0), ("batch_size_test", "range", 20_000), ("random_seed", "range", -5)]
+    assert config_errors(TrainConfig(momentum=0.9).to_dict()) == []
