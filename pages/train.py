@@ -247,24 +247,27 @@ def checkpoint_section(model, snapshot, data) -> None:
                 st.success(t("train.upload_ok", name=upload.name))
 
 
-def run_label(record, history) -> str:
+def run_label(record) -> str:
+    """Names a run by what sets it apart. Not its epochs: Continue changes them, and a selectbox
+    keeps showing the label its option had when it was picked."""
     config = record.config
     origin = t("train.run_uploaded", name=record.name) if record.origin == "uploaded" else ""
     return t("train.run_label", number=record.run_id, lr=f"{config.learning_rate:g}", momentum=config.momentum,
-             batch=config.batch_size_train, epochs=max(0, len(history.test_losses) - 1)) + origin
+             batch=config.batch_size_train) + origin
 
 
 def compare_runs() -> None:
-    runs = session.runs()
+    runs = [(record, history) for record, history in session.runs() if history.train_losses]  # drawn curves only
     if len(runs) < 2:
         return
     st.subheader(t("train.compare_heading"))
-    labels = [run_label(record, history) for record, history in runs]
+    labels = [run_label(record) for record, _ in runs]
     left, right = st.columns(2)
+    # Keys named after the number of runs: a new run resets the choice to the newest two.
     first = left.selectbox(t("train.compare_first"), range(len(runs)), index=len(runs) - 2,
-                           format_func=labels.__getitem__, key="train_compare_first")
+                           format_func=labels.__getitem__, key=f"train_compare_first_{len(runs)}")
     second = right.selectbox(t("train.compare_second"), range(len(runs)), index=len(runs) - 1,
-                             format_func=labels.__getitem__, key="train_compare_second")
+                             format_func=labels.__getitem__, key=f"train_compare_second_{len(runs)}")
     chosen = [(t("train.run_short", number=runs[i][0].run_id), runs[i][1]) for i in (first, second)]
     st.plotly_chart(train_charts.comparison_figure(chosen), key="train_compare_chart")
 

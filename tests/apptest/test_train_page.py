@@ -5,6 +5,8 @@ AppTest does not run a fragment's run_every timer, so the tests poll the job wit
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -165,3 +167,21 @@ def test_upload_message_follows_the_language_and_goes_once_the_model_changes(tra
     assert EN["train.upload_ok"].format(name="three.pt") not in [s.value for s in app.success]
     assert app.success[0].value == EN["train.finished"].format(epochs=4)
     assert not app.error
+
+
+def test_two_runs_overlay_on_one_chart(trained_state):
+    from mnist_core import checkpoint_bytes
+
+    app = open_train_page()
+    for name in ("a.pt", "b.pt"):
+        app.session_state[SESSION_KEY].load_checkpoint(checkpoint_bytes(trained_state), name=name)
+    app.run()
+    first, second = app.selectbox(key="train_compare_first_2"), app.selectbox(key="train_compare_second_2")
+    labels = [EN["train.run_label"].format(number=n, lr="0.01", momentum=0.5, batch=64)
+              + EN["train.run_uploaded"].format(name=name) for n, name in ((1, "a.pt"), (2, "b.pt"))]
+    assert first.options == second.options == labels
+    assert (first.value, second.value) == (0, 1)  # the newest two
+    compared = next(json.loads(chart.proto.spec) for chart in app.get("plotly_chart")
+                    if EN["train.compare_chart_title"] in chart.proto.spec)
+    assert [trace["name"] for trace in compared["data"]][::2] == [  # each run's train loss, then its test loss
+        EN["train.chart_train_loss"] + " · " + EN["train.run_short"].format(number=number) for number in (1, 2)]
