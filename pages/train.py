@@ -27,6 +27,7 @@ PREDICTIONS_KEY = "train_predictions"
 DOWNLOAD_KEY = "train_download"  # the checkpoint file's bytes, made once per published model
 PAIR_KEY = "train_pair"  # (true digit, predicted digit) shown in the gallery
 DEFAULT_PAIR = (4, 9)  # a classic confusion
+GUESSING_ACCURACY = 0.1  # ten digits, equally common in the test split
 FIELDS = ("n_epochs", "batch_size_train", "batch_size_test", "learning_rate", "momentum", "log_interval",
           "random_seed", "device")
 
@@ -105,6 +106,13 @@ def status_message(snapshot) -> None:
             st.code(snapshot.error_details or "")
     elif snapshot.status == FINISHED and snapshot.epochs_done:
         st.success(t("train.finished", epochs=snapshot.epochs_done))
+    model = session.model()
+    if (not snapshot.active and model is not None and model.epochs_done
+            and model.history.test_accuracy[-1] < 2 * GUESSING_ACCURACY):
+        # A finite loss can still mean a run that learned nothing: too large a step (every image gets the
+        # same answer) or too small a one. Say so rather than leave a green "finished" to explain it.
+        st.warning(t("train.barely_learning", epochs=model.epochs_done, lr=f"{model.config.learning_rate:g}",
+                     accuracy=f"{model.history.test_accuracy[-1]:.1%}"))
     if snapshot.checkpoint_error:
         st.warning(f"**{t('train.checkpoint_failed')}** {snapshot.checkpoint_error}")
 

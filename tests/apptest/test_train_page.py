@@ -108,6 +108,7 @@ def test_train_shows_curves_results_and_survives_a_reload():
     train_until_done(app)
 
     assert app.success[0].value == EN["train.finished"].format(epochs=1)
+    assert not app.warning  # 44% after one epoch: learning, so no "barely better than guessing"
     figures = [chart.proto.spec for chart in app.get("plotly_chart")]
     live = next(spec for spec in figures if EN["train.chart_examples_axis"] in spec)
     assert EN["train.chart_loss_axis"] in live and EN["train.chart_test_loss"] in live
@@ -185,3 +186,16 @@ def test_two_runs_overlay_on_one_chart(trained_state):
                     if EN["train.compare_chart_title"] in chart.proto.spec)
     assert [trace["name"] for trace in compared["data"]][::2] == [  # each run's train loss, then its test loss
         EN["train.chart_train_loss"] + " · " + EN["train.run_short"].format(number=number) for number in (1, 2)]
+
+
+def test_a_run_that_learned_nothing_says_why():
+    """Learning rate 10 keeps the loss finite on these digits, but every image gets the same answer."""
+    app = open_train_page()
+    app.number_input(key="train_n_epochs").set_value(1)
+    app.select_slider(key="train_learning_rate").set_value(10.0).run()
+    app.button(key="train_start").click().run()
+    train_until_done(app)
+    assert app.success[0].value == EN["train.finished"].format(epochs=1)
+    accuracy = app.session_state[SESSION_KEY].model().history.test_accuracy[-1]
+    assert [w.value for w in app.warning] == [
+        EN["train.barely_learning"].format(epochs=1, accuracy=f"{accuracy:.1%}", lr="10")]
