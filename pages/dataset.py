@@ -46,9 +46,8 @@ split = controls[0].radio(
     horizontal=True,
     key="dataset_split",
 )
-count = controls[1].slider(
-    t("dataset.count"), MIN_SAMPLES, MAX_SAMPLES, MIN_SAMPLES, help=t("dataset.count_help"), key="dataset_count"
-)
+st.session_state.setdefault("dataset_count", MIN_SAMPLES)  # a default, not value=: app.py writes the key back
+count = controls[1].slider(t("dataset.count"), MIN_SAMPLES, MAX_SAMPLES, help=t("dataset.count_help"), key="dataset_count")
 digit = controls[2].selectbox(
     t("dataset.digit_filter"),
     [None, *range(N_CLASSES)],

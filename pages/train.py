@@ -223,7 +223,7 @@ def checkpoint_section(model, snapshot, data) -> None:
             errors = config_errors({"n_epochs": more})  # the same limits as a new run's epochs
             if errors:
                 show_config_errors(errors, "train.more_epochs")
-            if st.button(t("train.continue", epochs=more), disabled=snapshot.active or bool(errors),
+            if st.button(t("train.continue"), disabled=snapshot.active or bool(errors),
                          key="train_continue"):
                 if session.continue_training(int(more), data):
                     st.session_state[WAS_ACTIVE_KEY] = True
