@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from mnist_core import (CheckpointError, TrainConfig, available_devices, checkpoint_bytes, config_errors, predict,
-                        to_pixels)
+from mnist_core import (CheckpointError, ConfigError, TrainConfig, available_devices, checkpoint_bytes, config_errors,
+                        predict, to_pixels)
 from mnist_core.checkpoint import MAX_CHECKPOINT_BYTES
 from mnist_core.jobs import DIVERGED, FAILED, FINISHED, STOPPED, WAITING, JobBusyError, default_limiter
 from mnist_core.metrics import confusion_matrix, pair_indices, per_class_accuracy, sample_indices
@@ -27,7 +27,7 @@ PREDICTIONS_KEY = "train_predictions"
 DOWNLOAD_KEY = "train_download"  # the checkpoint file's bytes, made once per published model
 PAIR_KEY = "train_pair"  # (true digit, predicted digit) shown in the gallery
 DEFAULT_PAIR = (4, 9)  # a classic confusion
-GUESSING_ACCURACY = 0.1  # ten digits, equally common in the test split
+GUESSING_ACCURACY = 0.1  # ten digits, about equally common in the test split (892 to 1,135 each)
 FIELDS = ("n_epochs", "batch_size_train", "batch_size_test", "learning_rate", "momentum", "log_interval",
           "random_seed", "device")
 
@@ -79,7 +79,7 @@ def settings_form() -> TrainConfig | None:
     return TrainConfig(**values)
 
 
-def show_config_errors(errors, label_key: str | None = None) -> None:
+def show_config_errors(errors: list[ConfigError], label_key: str | None = None) -> None:
     """One message naming every refused field, in the form's words (label_key: the label, where it differs)."""
     reasons = [
         t(f"train.config_error_{exc.rule}", value=exc.value, low=exc.low, high=exc.high,
@@ -88,6 +88,17 @@ def show_config_errors(errors, label_key: str | None = None) -> None:
     ]
     heading = f"**{t('train.invalid_settings')}**"
     st.error(f"{heading} {reasons[0]}" if len(reasons) == 1 else "\n".join([heading, *(f"- {r}" for r in reasons)]))
+
+
+def barely_learning_warning(model) -> None:
+    """A finite loss can still mean a net that learned nothing: too large a step (every image gets the same
+    answer) or too small a one. Say which is likely, rather than leave a green "finished" to explain it."""
+    if model is None or not model.epochs_done or model.history.test_accuracy[-1] >= 2 * GUESSING_ACCURACY:
+        return
+    lr, tutorial_lr = model.config.learning_rate, TrainConfig().learning_rate
+    cause = "train.barely_learning_large" if lr > tutorial_lr else "train.barely_learning_small"
+    st.warning(t("train.barely_learning", epochs=model.epochs_done, accuracy=f"{model.history.test_accuracy[-1]:.1%}",
+                 guessing=f"{GUESSING_ACCURACY:.0%}") + " " + t(cause, lr=f"{lr:g}", tutorial_lr=f"{tutorial_lr:g}"))
 
 
 def status_message(snapshot) -> None:
@@ -106,13 +117,8 @@ def status_message(snapshot) -> None:
             st.code(snapshot.error_details or "")
     elif snapshot.status == FINISHED and snapshot.epochs_done:
         st.success(t("train.finished", epochs=snapshot.epochs_done))
-    model = session.model()
-    if (not snapshot.active and model is not None and model.epochs_done
-            and model.history.test_accuracy[-1] < 2 * GUESSING_ACCURACY):
-        # A finite loss can still mean a run that learned nothing: too large a step (every image gets the
-        # same answer) or too small a one. Say so rather than leave a green "finished" to explain it.
-        st.warning(t("train.barely_learning", epochs=model.epochs_done, lr=f"{model.config.learning_rate:g}",
-                     accuracy=f"{model.history.test_accuracy[-1]:.1%}"))
+    if not snapshot.active and snapshot.status not in (DIVERGED, FAILED):  # those explain themselves above
+        barely_learning_warning(session.model())
     if snapshot.checkpoint_error:
         st.warning(f"**{t('train.checkpoint_failed')}** {snapshot.checkpoint_error}")
 

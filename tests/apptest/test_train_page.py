@@ -188,14 +188,18 @@ def test_two_runs_overlay_on_one_chart(trained_state):
         EN["train.chart_train_loss"] + " · " + EN["train.run_short"].format(number=number) for number in (1, 2)]
 
 
-def test_a_run_that_learned_nothing_says_why():
-    """Learning rate 10 keeps the loss finite on these digits, but every image gets the same answer."""
+@pytest.mark.parametrize(("learning_rate", "cause"), [
+    (10.0, "train.barely_learning_large"),  # finite loss on these digits, but every image gets the same answer
+    (0.0001, "train.barely_learning_small"),  # one epoch hardly moves the weights
+])
+def test_a_run_that_learned_nothing_says_why(learning_rate, cause):
     app = open_train_page()
     app.number_input(key="train_n_epochs").set_value(1)
-    app.select_slider(key="train_learning_rate").set_value(10.0).run()
+    app.select_slider(key="train_learning_rate").set_value(learning_rate).run()
     app.button(key="train_start").click().run()
     train_until_done(app)
     assert app.success[0].value == EN["train.finished"].format(epochs=1)
     accuracy = app.session_state[SESSION_KEY].model().history.test_accuracy[-1]
     assert [w.value for w in app.warning] == [
-        EN["train.barely_learning"].format(epochs=1, accuracy=f"{accuracy:.1%}", lr="10")]
+        EN["train.barely_learning"].format(epochs=1, accuracy=f"{accuracy:.1%}", guessing="10%") + " "
+        + EN[cause].format(lr=f"{learning_rate:g}", tutorial_lr="0.01")]

@@ -125,15 +125,18 @@ def test_settings_survive_a_visit_to_another_page(page, app_url, while_training)
     if while_training:
         press(page, "train_start", then=page.locator("[data-testid='stProgress']"))
     nav = page.locator("[data-testid='stSidebarNav']")
-    nav.get_by_role("link", name=EN["dataset.title"]).click()
-    wait_idle(page)
-    page.wait_for_timeout(5000)  # two or three sidebar refreshes
-    nav.get_by_role("link", name=EN["train.title"]).click()
-    expect(page.locator("[data-testid='stMain'] h1").first).to_have_text(EN["train.title"])
-    expect(page.get_by_label(EN["train.epochs"], exact=True)).to_have_value("6")
-    expect(page.get_by_label(EN["train.batch_size_train"], exact=True)).to_have_value("2")
-    if while_training:
-        press(page, "train_stop", then=page.get_by_text(EN["train.stopped"].split("{")[0], exact=False))
+    try:
+        nav.get_by_role("link", name=EN["dataset.title"]).click()
+        wait_idle(page)
+        page.wait_for_timeout(5000)  # two or three sidebar refreshes
+        nav.get_by_role("link", name=EN["train.title"]).click()
+        expect(page.locator("[data-testid='stMain'] h1").first).to_have_text(EN["train.title"])
+        expect(page.get_by_label(EN["train.epochs"], exact=True)).to_have_value("6")
+        expect(page.get_by_label(EN["train.batch_size_train"], exact=True)).to_have_value("2")
+    finally:
+        if while_training:  # also after a failure: the job must not hold the shared server's slot
+            nav.get_by_role("link", name=EN["train.title"]).click()  # wherever a failure left the page
+            press(page, "train_stop", then=page.get_by_text(EN["train.stopped"].split("{")[0], exact=False))
     assert_no_exception(page)
 
 
