@@ -45,6 +45,15 @@ def chart_state(page) -> dict | None:
     return chart.first.evaluate(CHART_STATE)
 
 
+def wait_for_live_points(page, train_points: int) -> None:
+    """Wait until the live chart shows at least this many train-loss points (the job has trained)."""
+    page.wait_for_function(
+        f"() => {{ const el = document.querySelector({LIVE_CHART!r});"
+        f" return el && el.data && el.data[0].x.length >= {train_points}; }}",
+        timeout=TRAIN_WAIT_S * 1000,
+    )
+
+
 def final_chart_state(page, test_points: int) -> dict:
     """The live chart's state once Plotly has drawn the finished run's figure (test_points test-loss points).
 
@@ -147,10 +156,7 @@ def test_live_view_screenshot_while_training(page, app_url):
     set_number(page, EN["train.batch_size_train"], 2)
     set_number(page, EN["train.log_interval"], 1)
     page.get_by_role("button", name=EN["train.start"], exact=True).click()
-    page.wait_for_function(
-        f"() => {{ const el = document.querySelector({LIVE_CHART!r}); return el && el.data && el.data[0].x.length >= 20; }}",
-        timeout=TRAIN_WAIT_S * 1000,
-    )
+    wait_for_live_points(page, 20)
     expect(page.locator("[data-testid='stProgress']")).to_have_count(1)  # retries across fragment redraws
     SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
     # save_screenshot waits for an idle app, which never comes while the fragment polls: a tall window instead.
@@ -254,6 +260,8 @@ def test_a_second_user_waits_for_the_only_training_slot(browser):
         press(first, "train_stop", then=first.get_by_text(stopped, exact=False))
         expect(waiting).to_have_count(0, timeout=TRAIN_WAIT_S * 1000)  # the slot passed on
         expect(second.locator(progress)).to_have_count(1, timeout=TRAIN_WAIT_S * 1000)
+        # The second job trains, not only starts: a Stop during its first test would end "before any step".
+        wait_for_live_points(second, 2)
         press(second, "train_stop", then=second.get_by_text(stopped, exact=False))
         for user in (first, second):
             assert_no_exception(user)
