@@ -23,7 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import CHROMIUM_ARGS, PAGE_TIMEOUT_MS, free_port, health_status, new_context, open_app_page  # noqa: E402
+from tests.e2e.conftest import (  # noqa: E402  (the browser tests' harness)
+    CHROMIUM_ARGS, PAGE_TIMEOUT_MS, free_port, health_status, new_context, open_app_page, stop_server,
+)
 from ui.navigation import PAGES  # noqa: E402
 
 PROJECT_SETTING = "project"  # whatever .streamlit/config.toml says
@@ -60,12 +62,7 @@ def measure(watcher: str, idle_seconds: float, browser) -> tuple[float, int]:
             used = cpu_seconds(server.pid) - before
             context.close()
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop_server(server)
         log.seek(0)
         return used, log.read().count(b"Inotify queue overflowed")
 

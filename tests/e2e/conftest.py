@@ -8,6 +8,7 @@ Fixtures (available to every test under tests/e2e/):
 
 Helpers (import with `from tests.e2e.conftest import open_app_page, ...`):
     open_app_page(page, app_url, path), wait_idle(page), assert_no_exception(page), save_screenshot(page, name)
+    running_app(env_overrides) for a server of a test's own, stop_server(process) to end one
 
 Chromium missing makes these tests fail, not skip: CI must run them. Without Chromium, run the
 rest with `pytest -m "not e2e"`.
@@ -134,14 +135,19 @@ def running_app(env_overrides: dict[str, str] | None = None):
             time.sleep(0.25)
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server)
         _server_logs.remove(stderr_path)
         shutil.rmtree(log_dir, ignore_errors=True)
+
+
+def stop_server(server: subprocess.Popen, grace_seconds: float = 10) -> None:
+    """Ask a server process to end; kill it if it has not after grace_seconds."""
+    server.terminate()
+    try:
+        server.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 @pytest.fixture(scope="session")
