@@ -45,23 +45,17 @@ def chart_state(page) -> dict | None:
     return chart.first.evaluate(CHART_STATE)
 
 
-def wait_for_live_points(page, train_points: int) -> None:
-    """Wait until the live chart shows at least this many train-loss points (the job has trained)."""
-    page.wait_for_function(
-        f"() => {{ const el = document.querySelector({LIVE_CHART!r});"
-        f" return el && el.data && el.data[0].x.length >= {train_points}; }}",
-        timeout=TRAIN_WAIT_S * 1000,
-    )
+def wait_for_chart(page, condition: str) -> dict:
+    """The live chart's state once its graph div `el` meets condition (JavaScript), e.g. enough points.
 
-
-def final_chart_state(page, test_points: int) -> dict:
-    """The live chart's state once Plotly has drawn the finished run's figure (test_points test-loss points).
-
-    The finished message can show before Plotly has swapped the last live update for the final figure.
+    Plotly draws after the page's run ends: the finished message, say, can show while the chart still
+    holds the last live update.
     """
     page.wait_for_function(
         f"() => {{ const el = document.querySelector({LIVE_CHART!r});"
-        f" return el && el.data && el.data.length >= 2 && el.data[1].x.length === {test_points}; }}")
+        f" return !!(el && el.data && el.data.length >= 2 && ({condition})); }}",
+        timeout=TRAIN_WAIT_S * 1000,
+    )
     return chart_state(page)
 
 
@@ -94,7 +88,7 @@ def test_train_watch_continue_and_reload(page, app_url):
     assert any(state["test"] == 1 for state in seen)  # the test before training, while epoch 1 ran
     assert all(min(state["axesFrom"]) >= 0 for state in seen), "an axis showed negative examples or epochs"
 
-    done = final_chart_state(page, test_points=2)  # the test before training and after epoch 1
+    done = wait_for_chart(page, "el.data[1].x.length === 2")  # test points: before training, after epoch 1
     assert done["resumeMarks"] == 0
     accuracy = page.locator("[data-testid='stMetric']").filter(has_text=EN["train.metric_accuracy"])
     assert accuracy.inner_text().strip().endswith("%")
@@ -107,7 +101,7 @@ def test_train_watch_continue_and_reload(page, app_url):
 
     page.get_by_role("button", name=EN["train.continue"], exact=True).click()
     watch_until_finished(page, epochs=2)
-    extended = final_chart_state(page, test_points=3)
+    extended = wait_for_chart(page, "el.data[1].x.length === 3")
     assert extended["resumeMarks"] == 1
     assert extended["train"] > done["train"] and extended["lastExample"] > done["lastExample"]
     assert_no_exception(page)
@@ -156,7 +150,7 @@ def test_live_view_screenshot_while_training(page, app_url):
     set_number(page, EN["train.batch_size_train"], 2)
     set_number(page, EN["train.log_interval"], 1)
     page.get_by_role("button", name=EN["train.start"], exact=True).click()
-    wait_for_live_points(page, 20)
+    wait_for_chart(page, "el.data[0].x.length >= 20")  # train-loss points: the job is well under way
     expect(page.locator("[data-testid='stProgress']")).to_have_count(1)  # retries across fragment redraws
     SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
     # save_screenshot waits for an idle app, which never comes while the fragment polls: a tall window instead.
@@ -192,7 +186,7 @@ def test_upload_a_bad_file_then_a_checkpoint_and_pick_a_confusion_cell(page, app
     wait_idle(page)
     expect(page.get_by_text(EN["train.upload_ok"].format(name="trained.pt"), exact=True)).to_be_visible()
     expect(page.locator(".st-key-train_confusion .js-plotly-plot")).to_have_count(1)
-    final_chart_state(page, test_points=4)  # the uploaded curves: the test before training and 3 epochs
+    wait_for_chart(page, "el.data[1].x.length === 4")  # the uploaded curves: the test before training and 3 epochs
 
     def pair_words(true_digit: int, predicted_digit: int) -> str:
         """The part of the gallery caption that names the pair (the counts vary)."""
@@ -261,7 +255,7 @@ def test_a_second_user_waits_for_the_only_training_slot(browser):
         expect(waiting).to_have_count(0, timeout=TRAIN_WAIT_S * 1000)  # the slot passed on
         expect(second.locator(progress)).to_have_count(1, timeout=TRAIN_WAIT_S * 1000)
         # The second job trains, not only starts: a Stop during its first test would end "before any step".
-        wait_for_live_points(second, 2)
+        wait_for_chart(second, "el.data[0].x.length >= 2")  # train-loss points
         press(second, "train_stop", then=second.get_by_text(stopped, exact=False))
         for user in (first, second):
             assert_no_exception(user)
