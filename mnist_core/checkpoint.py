@@ -20,7 +20,9 @@ import torch
 
 from .config import TrainConfig
 from .engine import History, TrainingState, make_optimizer
-from .model import Net
+from .model import TUTORIAL_SPEC
+from .netspec import NetSpec, SpecError, build_model, check_spec, expected_state_shapes
+from .recipe import Recipe
 
 FORMAT = "mnist_core.checkpoint"
 VERSION = 1
@@ -52,6 +54,8 @@ def checkpoint_dict(state: TrainingState) -> dict:
         "epochs_done": state.epochs_done,
         "examples_seen": state.examples_seen,
         "rng": rng,
+        "spec": state.spec.to_dict(),  # optional on reading: files from before the network lab hold the tutorial's
+        "recipe": state.recipe.to_dict(),
     }
 
 
@@ -183,8 +187,9 @@ def _check_history(history: History, name: str) -> None:
         raise CheckpointError(f"{name} has an inconsistent history (losses and counters differ in length).")
 
 
-def _load_optimizer_state(optimizer: torch.optim.SGD, values: object, model: Net, name: str) -> None:
-    """The momentum buffers from the file; the hyperparameters always come from the config."""
+def _load_optimizer_state(optimizer: torch.optim.Optimizer, values: object, model: torch.nn.Module, name: str) -> None:
+    """The optimizer's buffers from the file (SGD's momentum, Adam's averages and step counts); the
+    hyperparameters always come from the config and recipe."""
     settings = {k: v for k, v in optimizer.param_groups[0].items() if k != "params"}
     try:
         optimizer.load_state_dict(values)
@@ -193,11 +198,12 @@ def _load_optimizer_state(optimizer: torch.optim.SGD, values: object, model: Net
     for group in optimizer.param_groups:
         group.update(settings)  # a file must not smuggle in another learning rate, or maximize=True
     for parameter in model.parameters():
-        buffer = optimizer.state.get(parameter, {}).get("momentum_buffer")
-        if buffer is not None and not (
-            isinstance(buffer, torch.Tensor) and buffer.shape == parameter.shape and torch.isfinite(buffer).all()
-        ):
-            raise CheckpointError(f"{name} has an optimizer state that does not fit this network (momentum buffers).")
+        for key, buffer in optimizer.state.get(parameter, {}).items():
+            fits = isinstance(buffer, torch.Tensor) and (
+                buffer.shape == parameter.shape or (key == "step" and buffer.dim() == 0)
+            ) and bool(torch.isfinite(buffer).all())
+            if not fits:
+                raise CheckpointError(f"{name} has an optimizer state that does not fit this network ({key}).")
 
 
 def _state_from_payload(payload: object, name: str, device: torch.device) -> TrainingState:
@@ -212,30 +218,32 @@ def _state_from_payload(payload: object, name: str, device: torch.device) -> Tra
     if type(payload["version"]) is not int or payload["version"] != VERSION:
         raise CheckpointError(f"{name} has checkpoint version {payload['version']!r}; this app reads version {VERSION}.")
 
+    spec = _spec_from_payload(payload, name)  # checked, limits included, before any model is built
     model_state = payload["model_state"]
-    expected = Net().state_dict()
+    expected = expected_state_shapes(spec)
     if not isinstance(model_state, dict) or set(model_state) != set(expected):
         found = sorted(map(str, model_state)) if isinstance(model_state, dict) else type(model_state).__name__
         raise CheckpointError(
             f"{name} holds a different model: its layers are {found}, this network's are {sorted(expected)}."
         )
-    for key, tensor in expected.items():
+    for key, (expected_shape, expected_dtype) in expected.items():
         value = model_state[key]
-        if isinstance(value, torch.Tensor) and value.shape == tensor.shape and not (
-            _plain_tensor(value) and value.dtype == tensor.dtype
+        if isinstance(value, torch.Tensor) and value.shape == expected_shape and not (
+            _plain_tensor(value) and value.dtype == expected_dtype
         ):
-            raise CheckpointError(f"{name}: {key} is not a plain {tensor.dtype} tensor of its own (a view, sparse or "
+            raise CheckpointError(f"{name}: {key} is not a plain {expected_dtype} tensor of its own (a view, sparse or "
                                   "another type), which this app never saves.")
-        if not isinstance(value, torch.Tensor) or value.shape != tensor.shape:
+        if not isinstance(value, torch.Tensor) or value.shape != expected_shape:
             shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-            raise CheckpointError(f"{name} holds a different model: {key} has shape {shape}, expected {tuple(tensor.shape)}.")
+            raise CheckpointError(f"{name} holds a different model: {key} has shape {shape}, expected {tuple(expected_shape)}.")
         if not torch.isfinite(value).all():
             raise CheckpointError(f"{name}: {key} contains NaN or infinite weights.")
 
     try:
         config = TrainConfig.from_dict(dict(payload["config"]))
+        recipe = Recipe.from_dict(dict(payload.get("recipe", {})))
     except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{name} has an invalid training config: {exc}") from exc
+        raise CheckpointError(f"{name} has an invalid training config or recipe: {exc}") from exc
     history_values = payload["history"]
     if not isinstance(history_values, dict):
         raise CheckpointError(f"{name} has an invalid history.")
@@ -248,10 +256,15 @@ def _state_from_payload(payload: object, name: str, device: torch.device) -> Tra
     if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (epochs_done, examples_seen)):
         raise CheckpointError(f"{name} has invalid progress counters.")
 
-    model = Net()
+    with torch.device("meta"):  # no weights initialised (nor the global RNG touched): the file's replace them
+        model = build_model(spec)
+    model = model.to_empty(device="cpu")
     model.load_state_dict(model_state)
     model = model.to(device)
-    optimizer = make_optimizer(model, config)
+    try:
+        optimizer = make_optimizer(model, config, recipe)
+    except ValueError as exc:
+        raise CheckpointError(f"{name} has a recipe that does not fit its config: {exc}") from exc
     _load_optimizer_state(optimizer, payload["optimizer_state"], model, name)
 
     rng = payload["rng"] if isinstance(payload["rng"], dict) else {}
@@ -273,7 +286,17 @@ def _state_from_payload(payload: object, name: str, device: torch.device) -> Tra
         examples_seen=examples_seen,
         shuffle_generator=shuffle_generator,
         torch_rng_state=torch_rng_state,
+        recipe=recipe,
     )
+
+
+def _spec_from_payload(payload: dict, name: str) -> NetSpec:
+    try:
+        spec = NetSpec.from_dict(payload.get("spec", TUTORIAL_SPEC))
+        check_spec(spec)
+    except SpecError as exc:
+        raise CheckpointError(f"{name} describes a network this app refuses: {exc}") from exc
+    return spec
 
 
 def _to_cpu(value):

@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 from dataclasses import dataclass, field, fields
 from typing import Callable, Iterator, Union
 
 import torch
 import torch.nn.functional as F
 
+from torch import nn
+
+from .augment import augment_batch
 from .config import TrainConfig
 from .data import MnistData
-from .device import configure_cpu_threads, free_cores, resolve_device
+from .device import configure_cpu_threads, resolve_device, usable_cores
 from .history import History
-from .model import Net
+from .model import TUTORIAL_SPEC
+from .netspec import NetSpec, SpecNet, build_model
+from .recipe import Recipe, build_optimizer, build_scheduler
 
 
 class TrainingDiverged(RuntimeError):
@@ -31,51 +37,81 @@ class TrainingState:
     """Everything needed to continue training: what a checkpoint stores."""
 
     config: TrainConfig
-    model: Net
-    optimizer: torch.optim.SGD
+    model: SpecNet  # built from ``spec``; its attribute names are the state_dict's keys
+    optimizer: torch.optim.Optimizer
     history: History = field(default_factory=History)
     epochs_done: int = 0
     examples_seen: int = 0
     shuffle_generator: torch.Generator = field(default_factory=torch.Generator)
-    torch_rng_state: torch.Tensor | None = None  # CPU RNG (dropout) to restore before the next batch
+    # The run's own random stream for dropout masks and augmentation: the state of a CPU torch.Generator.
+    # Never the process-wide RNG, so jobs training at once cannot change each other's results.
+    torch_rng_state: torch.Tensor | None = None
+    recipe: Recipe = field(default_factory=Recipe)
+
+    @property
+    def spec(self) -> NetSpec:
+        return self.model.spec
 
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
 
-def make_optimizer(model: Net, config: TrainConfig) -> torch.optim.SGD:
-    return torch.optim.SGD(model.parameters(), lr=config.learning_rate, momentum=config.momentum)
+def tutorial_spec() -> NetSpec:
+    """The seed tutorial's network as a NetSpec (the ``tutorial`` preset)."""
+    return NetSpec.from_dict(TUTORIAL_SPEC)
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig, recipe: Recipe | None = None) -> torch.optim.Optimizer:
+    """The recipe's optimizer over the model's parameters (the tutorial's SGD for the default recipe)."""
+    return build_optimizer(model.parameters(), config, recipe or Recipe())
 
 
 def apply_config(state: TrainingState, config: TrainConfig) -> None:
     """Continue ``state`` under new hyperparameters (e.g. a lower learning rate after a resume).
 
-    The optimizer keeps its momentum buffers; only its learning rate and momentum change.
+    The optimizer keeps its buffers (momentum, Adam's averages); only its learning rate and SGD's momentum change.
     random_seed only matters for a fresh start: a resumed run keeps its saved RNG streams.
     """
     for group in state.optimizer.param_groups:
         group["lr"] = config.learning_rate
-        group["momentum"] = config.momentum
+        if "momentum" in group:
+            group["momentum"] = config.momentum
     state.config = config
 
 
-def new_training_state(config: TrainConfig, device: torch.device | str | None = None) -> TrainingState:
-    """A freshly initialised net, seeded as the tutorial does with torch.manual_seed."""
+# torch.nn initialises weights from the process-wide RNG: seeding it and building must not interleave with
+# another session's build, or two learners with the same seed would get different nets.
+_SEEDED_BUILD_LOCK = threading.Lock()
+
+
+def new_training_state(
+    config: TrainConfig,
+    device: torch.device | str | None = None,
+    spec: NetSpec | None = None,
+    recipe: Recipe | None = None,
+) -> TrainingState:
+    """A freshly initialised net (the tutorial's unless ``spec`` says otherwise), seeded as the tutorial does
+    with torch.manual_seed. Raises SpecError when the spec does not work or is over a limit at this batch size,
+    and ConfigError when the recipe does not fit the config (Nesterov without momentum)."""
+    spec = spec or tutorial_spec()
+    recipe = recipe or Recipe()
     device = resolve_device(config.device) if device is None else torch.device(device)
-    # fork_rng: seeding for this net leaves the process-wide RNG as it was for other sessions.
-    with torch.random.fork_rng(devices=[]):
+    # fork_rng: seeding for this net leaves the process-wide RNG as it was for other code.
+    with _SEEDED_BUILD_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.random_seed)
-        model = Net()
+        model = build_model(spec, config.batch_size_train)
+        # Dropout then continues this stream, exactly as the tutorial's dropout follows its initialisation.
         torch_rng_state = torch.get_rng_state()
     model = model.to(device)
     shuffle_generator = torch.Generator().manual_seed(config.random_seed)
     return TrainingState(
         config=config,
         model=model,
-        optimizer=make_optimizer(model, config),
+        optimizer=make_optimizer(model, config, recipe),
         shuffle_generator=shuffle_generator,
         torch_rng_state=torch_rng_state,
+        recipe=recipe,
     )
 
 
@@ -114,7 +150,7 @@ Event = Union[TestEvent, BatchEvent, StoppedEvent]
 
 
 @torch.no_grad()
-def evaluate(model: Net, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> tuple[float, int]:
+def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> tuple[float, int]:
     """Mean NLL loss and number correct over a split, in eval mode (no dropout)."""
     was_training = model.training
     model.eval()
@@ -130,7 +166,7 @@ def evaluate(model: Net, images: torch.Tensor, labels: torch.Tensor, batch_size:
 
 
 @torch.no_grad()
-def predict(model: Net, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     """Class probabilities (N x 10) for normalized images, in eval mode."""
     was_training = model.training
     model.eval()
@@ -140,16 +176,27 @@ def predict(model: Net, images: torch.Tensor, batch_size: int = 1000) -> torch.T
 
 
 class _EagerStep:
-    """One SGD step on the training images at the given indices; returns the loss (not synced)."""
+    """One optimizer step on the training images at the given indices; returns the loss (not synced).
 
-    def __init__(self, model: Net, optimizer: torch.optim.Optimizer, images: torch.Tensor, labels: torch.Tensor):
+    augment: applied to the batch's images before the forward pass (None: the images as they are).
+    scheduler: stepped after every optimizer step (None: a constant learning rate).
+    """
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor, labels: torch.Tensor,
+                 augment: Callable[[torch.Tensor], torch.Tensor] | None = None, scheduler=None):
         self.model, self.optimizer, self.images, self.labels = model, optimizer, images, labels
+        self.augment, self.scheduler = augment, scheduler
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         self.optimizer.zero_grad(set_to_none=True)
-        loss = F.nll_loss(self.model(self.images.index_select(0, batch)), self.labels.index_select(0, batch))
+        images = self.images.index_select(0, batch)
+        if self.augment is not None:
+            images = self.augment(images)
+        loss = F.nll_loss(self.model(images), self.labels.index_select(0, batch))
         loss.backward()
         self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
         return loss.detach()
 
 
@@ -212,7 +259,7 @@ def train(
     n_epochs: int | None = None,
     should_stop: Callable[[], bool] | None = None,
     *,
-    cpu_threads: int | Callable[[], int] | None = None,
+    cpu_threads: int | None = None,
     cuda_graph: bool = False,
 ) -> Iterator[Event]:
     """Train ``state`` in place for n_epochs (default: its config's), yielding events.
@@ -222,11 +269,16 @@ def train(
     so far. A non-finite loss or weight restores the last good weights and counters and
     raises TrainingDiverged.
 
-    cpu_threads: PyTorch threads on CPU; None sizes it to the free cores when the run starts. A
-    callable is asked again before every batch, so jobs sharing the CPU can shrink and grow their
-    share (see jobs.TrainingJob). A run reproduces exactly on CPU for the same thread count, so a
-    job's exact numbers can depend on whether another job trained beside it.
-    cuda_graph: on CUDA, replay each training step from a CUDA graph (see _CudaGraphStep).
+    The recipe's schedule is planned over this run's steps; augmentation and dropout draw from the state's
+    own generator (``torch_rng_state``), never the process-wide RNG, so the results depend only on the
+    state, the data, n_epochs and the thread count, not on anything else training in the process.
+
+    cpu_threads: PyTorch threads on CPU, set again before every batch (a thread pool is shared by the
+    process); None: every usable core. CPU results depend on the thread count (reductions split
+    differently), so jobs keep one fixed count (see jobs.SlotLimiter.threads_per_job).
+    cuda_graph: on CUDA, replay each training step from a CUDA graph (see _CudaGraphStep). Only for the
+    default recipe (SGD, constant rate, no augmentation): a graph would freeze a schedule's learning rate
+    and its random draws; other recipes run eagerly.
     """
     config = state.config
     n_epochs = config.n_epochs if n_epochs is None else n_epochs
@@ -234,11 +286,13 @@ def train(
         raise ValueError(f"n_epochs must be at least 1, got {n_epochs}.")
     device = state.device
     data = data.to(device)
-    threads_now = cpu_threads if callable(cpu_threads) and device.type == "cpu" else None  # asked every batch
-    if device.type == "cpu":
-        configure_cpu_threads(threads_now() if threads_now else cpu_threads or free_cores())
-    if state.torch_rng_state is not None:
-        torch.set_rng_state(state.torch_rng_state)
+    threads = (cpu_threads or usable_cores()) if device.type == "cpu" else None
+    if threads is not None:
+        configure_cpu_threads(threads)
+    recipe = state.recipe
+    uses_graph = cuda_graph and device.type == "cuda" and recipe == Recipe(optimizer=recipe.optimizer) \
+        and recipe.optimizer == "sgd"
+    rng, saved_stream = _run_generators(state, device, uses_graph)
 
     model, optimizer = state.model, state.optimizer
     # Channels-last convolutions run about 1.5x faster on CPU here; in place, so the
@@ -252,10 +306,16 @@ def train(
     n_train = data.n_train
     batch_size = config.batch_size_train
     batches_per_epoch = -(-n_train // batch_size)
-    if cuda_graph and device.type == "cuda":
+    if uses_graph:
         step = _CudaGraphStep(model, optimizer, data.train_images, data.train_labels, batch_size=batch_size)
     else:
-        step = _EagerStep(model, optimizer, data.train_images, data.train_labels)
+        if recipe.schedule != "constant":  # each run plans its schedule from the configured rate,
+            for group in optimizer.param_groups:  # whatever rate the last run's schedule ended at
+                group["lr"] = config.learning_rate
+                group.pop("initial_lr", None)
+        scheduler = build_scheduler(optimizer, config, recipe, n_epochs * batches_per_epoch)
+        augment = (lambda images: augment_batch(images, recipe.augment, rng)) if recipe.augment else None
+        step = _EagerStep(model, optimizer, data.train_images, data.train_labels, augment, scheduler)
     last_good = _snapshot(state)
     for epoch in range(state.epochs_done + 1, state.epochs_done + n_epochs + 1):
         model.train()
@@ -264,11 +324,11 @@ def train(
             if should_stop is not None and should_stop():
                 if not bool(_all_weights_finite(model)):  # diverged since the last logged batch
                     _restore(state, last_good)
-                state.torch_rng_state = torch.get_rng_state()
+                state.torch_rng_state = saved_stream.get_state()
                 yield StoppedEvent(epoch, batch_index, state.examples_seen)
                 return
-            if threads_now is not None:
-                configure_cpu_threads(threads_now())
+            if threads is not None:
+                configure_cpu_threads(threads)
             batch = order[batch_index * batch_size : (batch_index + 1) * batch_size]
             loss = step(batch)
             examples_before = state.examples_seen
@@ -287,7 +347,7 @@ def train(
                 last_good = _snapshot(state)
                 yield BatchEvent(epoch, batch_index, batches_per_epoch, examples_before, loss_value)
         state.epochs_done = epoch
-        state.torch_rng_state = torch.get_rng_state()
+        state.torch_rng_state = saved_stream.get_state()
         event = _test_event(state, data)
         if not (math.isfinite(event.loss) and bool(_all_weights_finite(model))):
             _restore(state, last_good)
@@ -299,12 +359,32 @@ def train(
         yield event
 
 
-def _all_weights_finite(model: Net) -> torch.Tensor:
+def _run_generators(state: TrainingState, device: torch.device, uses_graph: bool) -> tuple[torch.Generator, torch.Generator]:
+    """The run's generator for dropout and augmentation, and the CPU stream whose state a checkpoint saves.
+
+    On CPU both are the saved generator itself, continuing its stream. A CUDA generator cannot take a CPU
+    state, so it is seeded from one draw of the saved stream. Under a CUDA graph dropout keeps the default
+    CUDA generator, the one that graph capture supports.
+    """
+    cpu_rng = torch.Generator()
+    if state.torch_rng_state is not None:
+        cpu_rng.set_state(state.torch_rng_state)
+    else:
+        cpu_rng.manual_seed(state.config.random_seed)
+    rng = cpu_rng
+    if device.type != "cpu":
+        seed = int(torch.randint(0, 2**62, (1,), generator=cpu_rng))
+        rng = torch.Generator(device=device).manual_seed(seed)
+    state.model.use_generator(None if uses_graph else rng)
+    return rng, cpu_rng
+
+
+def _all_weights_finite(model: nn.Module) -> torch.Tensor:
     """A 0-dim bool tensor on the model's device (no sync)."""
     return torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all()
 
 
-def _loss_and_weights_finite(loss: torch.Tensor, model: Net) -> tuple[float, bool]:
+def _loss_and_weights_finite(loss: torch.Tensor, model: nn.Module) -> tuple[float, bool]:
     """The loss as a float, and whether every weight is finite, in one device sync."""
     loss_value, weights_finite = torch.stack([loss.float(), _all_weights_finite(model).float()]).tolist()
     return loss_value, bool(weights_finite)

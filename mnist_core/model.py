@@ -25,6 +25,24 @@ def feature_map_size() -> int:
 
 
 FLAT_FEATURES = CONV2_CHANNELS * feature_map_size() ** 2  # the 320 of view(-1, 320)
+DROPOUT_P = 0.5  # nn.Dropout2d() and F.dropout's default, as the seed leaves them
+
+# The same network as data (see netspec): built in this order, its parameters are created in Net's order,
+# so torch.manual_seed gives both the same weights, and its attribute names are Net's state_dict keys.
+TUTORIAL_SPEC = {"layers": [
+    {"type": "Conv2d", "out_channels": CONV1_CHANNELS, "kernel_size": KERNEL_SIZE},
+    {"type": "MaxPool2d", "kernel_size": POOL_SIZE},
+    {"type": "ReLU"},
+    {"type": "Conv2d", "out_channels": CONV2_CHANNELS, "kernel_size": KERNEL_SIZE},
+    {"type": "Dropout2d", "p": DROPOUT_P},
+    {"type": "MaxPool2d", "kernel_size": POOL_SIZE},
+    {"type": "ReLU"},
+    {"type": "Flatten"},
+    {"type": "Linear", "out_features": HIDDEN_UNITS},
+    {"type": "ReLU"},
+    {"type": "Dropout", "p": DROPOUT_P},
+    {"type": "Linear", "out_features": N_CLASSES},
+]}
 
 
 class Net(nn.Module):
