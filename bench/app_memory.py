@@ -46,6 +46,11 @@ def peak_rss_mb(pid: int) -> float:
     raise RuntimeError("no VmHWM in /proc status")
 
 
+def reset_peak_rss(pid: int) -> None:
+    """Start VmHWM again from the current resident size (writing 5 to clear_refs; own processes or root)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", required=True, help="a folder of the four IDX files (60,000 + 10,000)")
