@@ -21,6 +21,11 @@ from .config import DEVICE_CHOICES, TrainConfig
 from .data import DATA_DIR_ENV, load_mnist
 from .device import resolve_device
 from .engine import TestEvent, TrainingDiverged, apply_config, new_training_state, train
+from .netspec import NetSpec, check_spec
+from .presets import PRESETS, get_preset
+from .recipe import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, Recipe
+
+MAX_SPEC_BYTES = 100_000  # a 24-layer spec is a few KB of JSON
 
 Runner = Callable[[argparse.Namespace, argparse.ArgumentParser], int]
 
@@ -37,13 +42,20 @@ def _add_train_parser(subparsers: argparse._SubParsersAction) -> Runner:
     parser = subparsers.add_parser(
         "train",
         usage="python -m mnist_core train [options]",
-        help="train the tutorial's network and print the test results",
+        help="train a network (the tutorial's by default) and print the test results",
         description=(
-            "Train the PyTorch MNIST tutorial's network. Prints one line per test (before training and "
-            "after each epoch), then one JSON object with test_loss, accuracy (0-1), epochs_done, seconds "
-            "(training time including tests, excluding data loading), data_source and device."
+            "Train the PyTorch MNIST tutorial's network, a preset (--preset) or any network described in JSON "
+            "(--net). Prints one line per test (before training and after each epoch), then one JSON object "
+            "with test_loss, accuracy (0-1), epochs_done, seconds (training time including tests, excluding "
+            "data loading), data_source, device, checkpoint, preset (or null) and parameters. A preset sets "
+            "its network, recipe and settings; flags given override them."
         ),
     )
+    network = parser.add_mutually_exclusive_group()
+    network.add_argument("--preset", choices=tuple(PRESETS), help="a named network with its recipe and settings "
+                         "(see 'python -m mnist_core nets'; default: tutorial)")
+    network.add_argument("--net", metavar="SPEC.json", type=Path,
+                         help='a network in JSON: {"layers": [{"type": "Conv2d", "out_channels": 16, ...}, ...]}')
     defaults = TrainConfig()
     for config_field in fields(TrainConfig):
         default = getattr(defaults, config_field.name)
@@ -55,6 +67,16 @@ def _add_train_parser(subparsers: argparse._SubParsersAction) -> Runner:
             help=f"{TrainConfig.help(config_field.name)} (default: {default})",
             **kwargs,
         )
+    recipe_defaults = Recipe()
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
+                        help=f"{Recipe.help('optimizer')} (default: {recipe_defaults.optimizer})")
+    parser.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=None, help=Recipe.help("nesterov"))
+    parser.add_argument("--weight-decay", type=float, default=None, metavar="X",
+                        help=f"{Recipe.help('weight_decay')} (default: {recipe_defaults.weight_decay})")
+    parser.add_argument("--schedule", choices=SCHEDULES, default=None,
+                        help=f"{Recipe.help('schedule')} (default: {recipe_defaults.schedule})")
+    parser.add_argument("--augment", type=_augment_list, default=None, metavar="KINDS",
+                        help=f"comma-separated, from {','.join(AUGMENTATIONS)}; 'none' for none. {Recipe.help('augment')}")
     parser.add_argument(
         "--data-dir",
         metavar="DIR",
@@ -95,6 +117,26 @@ def _given_config_values(args: argparse.Namespace) -> dict:
     return {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None}
 
 
+def _given_recipe_values(args: argparse.Namespace) -> dict:
+    return {f.name: getattr(args, f.name) for f in fields(Recipe) if getattr(args, f.name) is not None}
+
+
+def _augment_list(text: str) -> tuple[str, ...]:
+    """--augment rotate,shift -> ("rotate", "shift"); Recipe checks the names."""
+    return () if text.strip() in ("", "none") else tuple(part.strip() for part in text.split(","))
+
+
+def _read_spec(path: Path) -> NetSpec:
+    """A --net file as a checked NetSpec; ValueError (OSError's reason, or SpecError naming the layer)."""
+    try:
+        if path.stat().st_size > MAX_SPEC_BYTES:
+            raise ValueError(f"{path} is {path.stat().st_size:,} bytes; a network description is a few KB.")
+        spec = NetSpec.from_json(path.read_bytes())
+    except OSError as exc:
+        raise ValueError(f"--net {path}: cannot be read ({exc.strerror or exc}).") from exc
+    return spec
+
+
 def _test_line(event: TestEvent) -> str:
     return (
         f"epoch {event.epoch}: test loss {event.loss:.4f}, accuracy {event.correct}/{event.total} "
@@ -106,19 +148,29 @@ def _run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     if args.resume and args.force:
         parser.error("--resume continues the checkpoint and --force starts over: pass one of them")
     given = _given_config_values(args)
+    given_recipe = _given_recipe_values(args)
+    preset = None
     try:
         if args.resume:
+            if args.preset or args.net or given_recipe:
+                parser.error("--resume continues the checkpoint's own network and recipe: leave out --preset, --net "
+                             "and the recipe flags")
             if not args.checkpoint.is_file():
                 parser.error(f"--resume: no checkpoint at {args.checkpoint}")
             config = replace(load_checkpoint(args.checkpoint).config, **given)  # the saved device unless --device
             state = load_checkpoint(args.checkpoint, device=resolve_device(config.device))
             apply_config(state, config)
         else:
-            config = TrainConfig(**given)  # bad flags are reported first
+            preset = None if args.net else get_preset(args.preset or "tutorial")
+            base_config, base_recipe = (TrainConfig(), Recipe()) if preset is None else (preset.config, preset.recipe)
+            config = replace(base_config, **given)  # bad flags are reported first
+            recipe = replace(base_recipe, **given_recipe)
+            spec = _read_spec(args.net) if args.net else NetSpec.from_dict(preset.spec)
+            check_spec(spec, config.batch_size_train)
             if args.checkpoint.exists() and not args.force:  # a finished run is not lost to a repeated command
                 parser.error(f"{args.checkpoint} already exists: pass --resume to continue it, --force to "
                              "overwrite it, or another --checkpoint")
-            state = new_training_state(config)
+            state = new_training_state(config, spec=spec, recipe=recipe)
         data = load_mnist(args.data_dir, device=state.device, strict=True)
     except ValueError as exc:  # config values, unavailable device, bad data folder or checkpoint
         parser.error(str(exc))
@@ -155,6 +207,8 @@ def _run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         "data_source": data.source,
         "device": str(state.device),
         "checkpoint": str(args.checkpoint),
+        "preset": None if preset is None else preset.name,
+        "parameters": sum(parameter.numel() for parameter in state.model.parameters()),
     }
     print(json.dumps(summary))
     return 0
@@ -192,9 +246,32 @@ def _run_predict(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     return 0
 
 
+def _add_nets_parser(subparsers: argparse._SubParsersAction) -> Runner:
+    parser = subparsers.add_parser(
+        "nets",
+        usage="python -m mnist_core nets [--show NAME]",
+        help="list the preset networks, or print one as JSON",
+        description="List the presets with their parameter counts and purpose, or print one's network as the "
+                    "JSON that 'train --net' reads.",
+    )
+    parser.add_argument("--show", choices=tuple(PRESETS), metavar="NAME", help="print this preset's network as JSON")
+    return _run_nets
+
+
+def _run_nets(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.show:
+        print(NetSpec.from_dict(get_preset(args.show).spec).to_json())
+        return 0
+    for preset in PRESETS.values():
+        parameters = check_spec(NetSpec.from_dict(preset.spec)).total_parameters
+        print(f"{preset.name:<10} {parameters:>8,} parameters  {preset.purpose} Expected: {preset.expected_accuracy}.")
+    return 0
+
+
 SUBCOMMANDS: dict[str, Callable[[argparse._SubParsersAction], Runner]] = {
     "train": _add_train_parser,
     "predict": _add_predict_parser,
+    "nets": _add_nets_parser,
 }
 
 

@@ -12,7 +12,7 @@ import torch
 
 from .checkpoint import Source, load_checkpoint
 from .engine import TrainingState, predict
-from .model import Net
+from .netspec import SpecNet
 from .preprocess import BlankImageError, ImageReadError, MnistStyleInput, load_image, prepare_mnist_style
 
 UNSURE_BELOW = 0.5  # a top probability under this is reported as "not sure"
@@ -37,42 +37,45 @@ class Reading:
         return self.confidence < UNSURE_BELOW
 
 
-def inference_model(source: TrainingState | Net) -> Net:
+def inference_model(source: TrainingState | SpecNet) -> SpecNet:
     """A CPU copy in eval mode, so training that goes on elsewhere cannot change it mid-read."""
     model = source.model if isinstance(source, TrainingState) else source
     copied = copy.deepcopy(model).to("cpu")
     return copied.eval()
 
 
-def load_inference_model(source: Source) -> Net:
+def load_inference_model(source: Source) -> SpecNet:
     """A checkpoint file (path, bytes or upload) -> a net ready to read digits; CheckpointError if unusable."""
     return inference_model(load_checkpoint(source, device="cpu"))
 
 
-def read_tensor(model: Net, tensor: torch.Tensor) -> Reading:
+def read_tensor(model: SpecNet, tensor: torch.Tensor) -> Reading:
     """One normalized 1 x 1 x 28 x 28 input -> its reading."""
     return Reading(predict(model, tensor)[0].cpu().numpy())
 
 
-def read_image(model: Net, image: np.ndarray) -> tuple[Reading, MnistStyleInput]:
+def read_image(model: SpecNet, image: np.ndarray) -> tuple[Reading, MnistStyleInput]:
     """A canvas array or decoded image -> the reading and the prepared input; BlankImageError if blank."""
     prepared = prepare_mnist_style(image)
     return read_tensor(model, prepared.tensor), prepared
 
 
 @torch.no_grad()
-def layer_activations(model: Net, tensor: torch.Tensor) -> dict[str, np.ndarray]:
-    """conv1's 10 maps of 24 x 24 and conv2's 20 maps of 8 x 8 for one input, before ReLU."""
+def layer_activations(model: SpecNet, tensor: torch.Tensor) -> dict[str, np.ndarray]:
+    """Every conv layer's maps for one input, before what follows it (the tutorial: conv1's 10 maps of
+    24 x 24, conv2's 20 of 8 x 8), by layer name in network order."""
     maps = model.feature_maps(tensor)
-    return {name: maps[name][0].cpu().numpy() for name in ("conv1", "conv2")}
+    return {name: maps[name][0].cpu().numpy() for name, module in model.named_children()
+            if isinstance(module, torch.nn.Conv2d)}
 
 
-def conv1_kernels(model: Net) -> np.ndarray:
-    """The ten learned 5 x 5 kernels of conv1 (10 x 5 x 5)."""
-    return model.conv1.weight.detach()[:, 0].cpu().numpy()
+def conv1_kernels(model: SpecNet) -> np.ndarray | None:
+    """The first conv layer's learned kernels on the input image (the tutorial: 10 x 5 x 5); None without one."""
+    first = next((module for module in model.children() if isinstance(module, torch.nn.Conv2d)), None)
+    return None if first is None else first.weight.detach()[:, 0].cpu().numpy()
 
 
-def predict_files(model: Net, paths: Iterable[str | os.PathLike]) -> Iterator[dict]:
+def predict_files(model: SpecNet, paths: Iterable[str | os.PathLike]) -> Iterator[dict]:
     """One JSON-ready dict per image file: {file, digit, probabilities} or {file, error}."""
     for path in paths:
         name = os.fspath(path)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import TrainConfig
+from .model import TUTORIAL_SPEC
 from .recipe import Recipe
 
 
@@ -48,24 +49,8 @@ def _batch_norm() -> dict[str, Any]:
 def _flatten() -> dict[str, Any]:
     return {"type": "Flatten"}
 
-# The seed tutorial's Net, layer for layer in the order its forward() runs them; its parameters are created in
-# the same order (conv1, conv2, fc1, fc2), so one seed gives the same initial weights. 21,840 parameters.
-TUTORIAL_SPEC = {
-    "layers": [
-        _conv(10, 5),
-        _max_pool(),
-        _relu(),
-        _conv(20, 5),
-        {"type": "Dropout2d", "p": 0.5},
-        _max_pool(),
-        _relu(),
-        _flatten(),
-        {"type": "Linear", "out_features": 50},
-        _relu(),
-        {"type": "Dropout", "p": 0.5},
-        {"type": "Linear", "out_features": 10},
-    ]
-}
+# TUTORIAL_SPEC (from model.py, beside the seed's Net): the tutorial's layers in the order its forward() runs
+# them; 21,840 parameters, created in Net's order, so one seed gives both the same initial weights.
 
 # The tutorial with BatchNorm2d after each convolution and LeakyReLU for ReLU: the same shapes, so the two can be
 # compared side by side; 21,900 parameters (BatchNorm adds a scale and a shift per channel).

@@ -9,6 +9,7 @@ from streamlit_drawable_canvas import st_canvas  # only importable inside a runn
 
 from mnist_core import CheckpointError
 from mnist_core.checkpoint import CHECKPOINT_SUFFIX, DEFAULT_CHECKPOINT_DIR, MAX_CHECKPOINT_BYTES
+from mnist_core.engine import tutorial_spec
 from mnist_core.inference import conv1_kernels, layer_activations, load_inference_model, inference_model, read_tensor
 from mnist_core.jobs import DIVERGED, FAILED
 from mnist_core.preprocess import (
@@ -213,19 +214,18 @@ def show_inside(model, prepared) -> None:
     st.subheader(t("draw.inside_heading"))
     st.markdown(t("draw.inside_note"))
     activations = layer_activations(model, prepared.tensor)
-    st.plotly_chart(
-        draw_figures.maps_figure(activations["conv1"], t("draw.conv1_title"), "draw.map_label", height=230),
-        key="draw_conv1_maps",
-    )
-    st.plotly_chart(
-        draw_figures.maps_figure(activations["conv2"], t("draw.conv2_title"), "draw.map_label", height=300),
-        key="draw_conv2_maps",
-    )
-    st.plotly_chart(
-        draw_figures.maps_figure(conv1_kernels(model), t("draw.kernels_title"), "draw.kernel_label", height=230),
-        key="draw_kernels",
-    )
-    st.caption(t("draw.kernels_note"))
+    tutorial = model.spec == tutorial_spec()  # its titles also work the sizes out; other nets get plain ones
+    for name, maps in activations.items():
+        title = t(f"draw.{name}_title") if tutorial else t(
+            "draw.conv_maps_title", name=name, count=len(maps), height=maps.shape[1], width=maps.shape[2])
+        st.plotly_chart(draw_figures.maps_figure(maps, title, "draw.map_label", height=230 if len(maps) <= 10 else 300),
+                        key=f"draw_{name}_maps")
+    kernels = conv1_kernels(model)
+    if kernels is not None:
+        title = t("draw.kernels_title") if tutorial else t(
+            "draw.kernels_title_any", count=len(kernels), size=kernels.shape[1], name=next(iter(activations)))
+        st.plotly_chart(draw_figures.maps_figure(kernels, title, "draw.kernel_label", height=230), key="draw_kernels")
+        st.caption(t("draw.kernels_note"))
 
 
 st.title(t("draw.title"))
