@@ -14,7 +14,8 @@ from mnist_core.cli import main
 from mnist_core.data import IDX_FILES, load_embedded, write_idx_folder
 from tests.conftest import ROOT
 
-SUMMARY_KEYS = {"test_loss", "accuracy", "epochs_done", "seconds", "data_source", "device", "checkpoint"}
+SUMMARY_KEYS = {"test_loss", "accuracy", "epochs_done", "seconds", "data_source", "device", "checkpoint", "preset",
+                "parameters"}
 
 
 @pytest.fixture(scope="module")
