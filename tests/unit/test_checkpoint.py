@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from torch import nn
 from mnist_core import CheckpointError, TrainConfig, checkpoint_bytes, load_checkpoint, new_training_state, save_checkpoint, train
 from mnist_core import checkpoint as checkpoint_module
 from mnist_core.checkpoint import DEFAULT_CHECKPOINT_DIR, checkpoint_dict
+from tests.conftest import ROOT
 
 
 def same_tensors(a: dict, b: dict) -> bool:
@@ -145,12 +148,12 @@ def test_checkpoint_of_another_network_or_shape(trained_state):
     [
         (lambda p: p.pop("optimizer_state"), "missing optimizer_state"),
         (lambda p: p.update(version=99), "checkpoint version 99"),
-        (lambda p: p["config"].update(learning_rate=-1), "invalid training config: learning_rate"),
+        (lambda p: p["config"].update(learning_rate=-1), "invalid training config or recipe: learning_rate"),
         (lambda p: p.update(epochs_done=-1), "invalid progress counters"),
         (lambda p: p["history"]["train_counter"].pop(), "inconsistent history"),
         (lambda p: p.update(optimizer_state={"state": {}, "param_groups": []}), "optimizer state that does not fit"),
         (lambda p: p["rng"].update(shuffle=torch.zeros(3, dtype=torch.uint8)), "invalid RNG state"),
-        (lambda p: p.update(version=torch.tensor([1, 1])), "checkpoint version tensor"),
+        (lambda p: p.update(version=torch.tensor([1, 1])), "checkpoint version a Tensor"),
         (lambda p: p["history"].update(test_accuracy=["x"] * len(p["history"]["test_losses"])), "invalid history"),
         (lambda p: p["history"]["test_accuracy"].pop(), "inconsistent history"),
         (lambda p: p["history"]["train_losses"].__setitem__(0, float("nan")), "invalid history"),
@@ -159,9 +162,20 @@ def test_checkpoint_of_another_network_or_shape(trained_state):
         (lambda p: p["model_state"].update({"fc2.bias": torch.zeros(10).to_sparse()}), "fc2.bias is not a plain"),
         (lambda p: p["model_state"].update({"fc2.bias": torch.zeros(10, dtype=torch.float64)}), "fc2.bias is not a plain"),
         (lambda p: next(iter(p["optimizer_state"]["state"].values())).update(momentum_buffer=torch.zeros(3)),
-         "momentum buffers"),
+         "momentum_buffer"),
+        (lambda p: p["optimizer_state"]["state"].update({99: {}}), "optimizer state that does not fit"),
+        (lambda p: p["optimizer_state"]["param_groups"][0]["params"].pop(), "optimizer state that does not fit"),
+        (lambda p: next(iter(p["optimizer_state"]["state"].values())).update(step=torch.zeros(3)), "'step'"),
+        (lambda p: next(iter(p["optimizer_state"]["state"].values())).update(
+            momentum_buffer=torch.zeros(1, dtype=torch.float64).expand(250_000_000)),
+         "momentum_buffer is not a plain tensor of its own: shape \\(250000000,\\) over 8 stored bytes"),
+        (lambda p: p["history"].update(train_losses=torch.zeros(1, dtype=torch.float64).expand(1_000_000)),
+         "history.train_losses is not a plain tensor of its own"),
+        (lambda p: p["history"].update(train_losses=(1.0,) * len(p["history"]["train_counter"])), "not a list"),
+        (lambda p: p["rng"].update(torch=torch.zeros(1, dtype=torch.uint8).expand(5056)), "rng.torch is not a plain"),
     ],
 )
+@pytest.mark.filterwarnings("ignore:Validating sparse tensor invariants")
 def test_inconsistent_contents_are_refused(trained_state, change, words):
     payload = checkpoint_dict(trained_state)
     change(payload)
@@ -222,3 +236,113 @@ def test_checkpoint_dict_is_a_copy_not_a_view(trained_state):
     payload["optimizer_state"]["state"][0]["momentum_buffer"].fill_(0)
     assert trained_state.model.fc1.bias.abs().sum() > 0
     assert trained_state.optimizer.state_dict()["state"][0]["momentum_buffer"].abs().sum() > 0
+
+
+# --- claims a file makes about sizes are checked before anything is built from them -------------------
+
+def fresh_payload() -> dict:
+    """A checkpoint of an untrained net with one momentum buffer: the smallest real file, built in milliseconds."""
+    state = new_training_state(TrainConfig(device="cpu"))
+    payload = checkpoint_dict(state)
+    first = next(state.model.parameters())
+    payload["optimizer_state"]["state"][0] = {"momentum_buffer": torch.zeros_like(first)}
+    return payload
+
+
+PEAK_MEMORY_SCRIPT = """
+import resource, sys
+from mnist_core.checkpoint import CheckpointError, load_checkpoint
+
+def peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+load_checkpoint(sys.argv[1])
+good = peak_mb()
+try:
+    load_checkpoint(sys.argv[2])
+    print("loaded")
+except CheckpointError as exc:
+    print(f"{good} {peak_mb()} {exc}")
+"""
+
+
+def test_a_tiny_file_claiming_gigabytes_is_refused_without_allocating_them(tmp_path):
+    """The issue's file: a momentum buffer claiming 250 million float64 (2 GB) over one stored number.
+    Before the fix, load_state_dict expanded it (peak 855 MB -> 1.69 GB) before refusing the file."""
+    good, hostile = tmp_path / "good.pt", tmp_path / "hostile.pt"
+    payload = fresh_payload()
+    good.write_bytes(saved(payload))
+    payload["optimizer_state"]["state"][0]["momentum_buffer"] = torch.zeros(1, dtype=torch.float64).expand(250_000_000)
+    hostile.write_bytes(saved(payload))
+    assert hostile.stat().st_size < 200_000
+    result = subprocess.run([sys.executable, "-c", PEAK_MEMORY_SCRIPT, str(good), str(hostile)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    good_mb, refusing_mb, message = result.stdout.split(" ", 2)
+    assert "momentum_buffer is not a plain tensor of its own" in message
+    assert float(refusing_mb) - float(good_mb) < PEAK_MEMORY_MARGIN_MB
+
+
+PEAK_MEMORY_MARGIN_MB = 100  # the issue's bound on what refusing a hostile file may cost beyond a good load
+
+
+def with_pickle(data: bytes, pickled: bytes) -> bytes:
+    """The same torch.save zip with its data.pkl replaced: how a hand-made pickle reaches torch.load."""
+    source, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for entry in source.infolist():
+            archive.writestr(entry, pickled if entry.filename.endswith("data.pkl") else source.read(entry))
+    return out.getvalue()
+
+
+def test_a_pickle_building_millions_of_objects_is_refused_before_unpickling():
+    """A million empty dicts cost 1 byte each in the file and 64 bytes each in memory."""
+    many_dicts = b"\x80\x02(" + b"}" * 1_000_000 + b"l."  # PROTO 2, MARK, EMPTY_DICT x 1e6, LIST, STOP
+    with pytest.raises(CheckpointError, match="holds more values than any checkpoint of this app"):
+        load_checkpoint(with_pickle(saved(fresh_payload()), many_dicts))
+
+
+def test_history_lists_are_limited_before_they_are_built(monkeypatch):
+    payload = fresh_payload()
+    payload["history"].update(train_losses=[0.5] * 300, train_counter=list(range(300)))
+    data = saved(payload)
+    monkeypatch.setattr(checkpoint_module, "MAX_PICKLE_OPCODES", 500)
+    with pytest.raises(CheckpointError, match="its history would exceed"):
+        load_checkpoint(data)
+    monkeypatch.undo()
+    monkeypatch.setattr(checkpoint_module, "MAX_HISTORY_POINTS", 299)
+    with pytest.raises(CheckpointError, match="train_losses has 300 points, more than the limit of 299"):
+        load_checkpoint(data)
+    monkeypatch.undo()
+    assert len(load_checkpoint(data).history.train_losses) == 300
+
+
+def test_any_optimizers_state_fits_if_each_tensor_has_its_parameters_shape():
+    """Adam's exp_avg and exp_avg_sq have the parameter's shape; its step is a scalar."""
+    model = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2))
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.ones(1, 4)).sum().backward()
+    optimizer.step()
+    values = optimizer.state_dict()
+    expected = [[(p.shape, p.dtype) for p in model.parameters()]]
+    checked = checkpoint_module.check_optimizer_state(values, expected, "adam.pt")
+    assert [sorted(entries) for entries in checked] == [["exp_avg", "exp_avg_sq", "step"]] * 4
+    values["state"][1]["exp_avg_sq"] = torch.zeros(4)
+    with pytest.raises(CheckpointError, match=r"parameter 1's 'exp_avg_sq': \(4,\)"):
+        checkpoint_module.check_optimizer_state(values, expected, "adam.pt")
+    values["state"][1]["exp_avg_sq"] = torch.zeros(1).expand(3)
+    with pytest.raises(CheckpointError, match="not a plain"):
+        checkpoint_module.check_optimizer_state(values, expected, "adam.pt")
+
+
+def test_channels_last_weights_are_plain_tensors():
+    payload = fresh_payload()
+    key = next(k for k, v in payload["model_state"].items() if v.dim() == 4 and v.shape[1] > 1)
+    payload["model_state"][key] = payload["model_state"][key].contiguous(memory_format=torch.channels_last)
+    assert not payload["model_state"][key].is_contiguous()
+    load_checkpoint(saved(payload))
+
+
+def test_a_folder_is_refused_with_a_reason(tmp_path):
+    with pytest.raises(CheckpointError, match="is a folder"):
+        load_checkpoint(tmp_path)
