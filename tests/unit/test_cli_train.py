@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -124,7 +126,7 @@ def test_resume_without_a_checkpoint_or_from_a_bad_one(tmp_path, capsys):
 
 
 def test_divergence_exits_1_and_keeps_the_last_good_checkpoint(digits_dir, tmp_path, monkeypatch, capsys):
-    def huge_learning_rate(model, config):
+    def huge_learning_rate(model, config, recipe=None):
         return torch.optim.SGD(model.parameters(), lr=1e30, momentum=config.momentum)
 
     monkeypatch.setattr(engine, "make_optimizer", huge_learning_rate)
@@ -143,7 +145,8 @@ def test_help_documents_every_flag():
     assert result.returncode == 0
     for flag in ("--n-epochs", "--batch-size-train", "--batch-size-test", "--learning-rate", "--momentum",
                  "--log-interval", "--random-seed", "--device", "--data-dir", "--checkpoint", "--resume", "--force",
-                 "--cuda-graph"):
+                 "--cuda-graph", "--preset", "--net", "--optimizer", "--nesterov", "--weight-decay", "--schedule",
+                 "--augment"):
         assert flag in result.stdout
     assert "checkpoints/cli.pt" in result.stdout
 
@@ -166,3 +169,64 @@ def test_unavailable_device_exits_2(digits_dir, tmp_path, capsys):
         main(["train", "--device", "cuda", "--data-dir", str(digits_dir), "--checkpoint", str(tmp_path / "x.pt")])
     assert info.value.code == 2
     assert "device 'cuda' is not available here; choose one of cpu" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "where, words",
+    [
+        (lambda tmp: tmp, "is a folder; give a file path such as"),
+        (lambda tmp: tmp / "notes.txt" / "run.pt", "notes.txt is a file, not a folder"),
+        (lambda tmp: Path("/proc/run.pt"), "cannot be written: creating a file in /proc failed"),
+    ],
+    ids=["folder", "under-a-file", "unwritable"],
+)
+def test_unusable_checkpoint_paths_exit_2_before_any_training(where, words, digits_dir, tmp_path, capsys):
+    """Before, a folder with --force trained a whole epoch and then crashed on save (IsADirectoryError)."""
+    (tmp_path / "notes.txt").write_text("a file")
+    for extra in ([], ["--force"]):
+        with pytest.raises(SystemExit) as info:
+            main(["train", "--data-dir", str(digits_dir), "--checkpoint", str(where(tmp_path)), "--device", "cpu",
+                  *extra])
+        captured = capsys.readouterr()
+        assert info.value.code == 2
+        assert captured.out == ""  # no test line: nothing trained
+        last = captured.err.strip().splitlines()[-1]
+        assert last.startswith("python -m mnist_core train: error: --checkpoint") and words in last
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_folder_exits_2(digits_dir, tmp_path, capsys):
+    folder = tmp_path / "locked"
+    folder.mkdir(mode=0o500)
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--data-dir", str(digits_dir), "--checkpoint", str(folder / "run.pt"), "--device", "cpu"])
+    assert info.value.code == 2 and "cannot be written" in capsys.readouterr().err
+
+
+def test_runs_without_checkpoint_take_the_next_free_numbered_file(digits_dir, tmp_path, monkeypatch, capsys):
+    """Before, the second run stopped: checkpoints/cli.pt already exists."""
+    monkeypatch.chdir(tmp_path)
+    base = ["train", "--data-dir", str(digits_dir), "--device", "cpu", "--n-epochs", "1"]
+    written = []
+    for _ in range(3):
+        code, lines, err = run(base, capsys)
+        assert code == 0
+        written.append(json.loads(lines[-1])["checkpoint"])
+        assert f"checkpoint: {written[-1]} (pass --checkpoint to choose another)" in err
+    assert written == ["checkpoints/cli.pt", "checkpoints/cli-2.pt", "checkpoints/cli-3.pt"]
+    code, lines, err = run(base + ["--resume"], capsys)
+    assert code == 0 and json.loads(lines[-1])["checkpoint"] == "checkpoints/cli-3.pt"
+    assert "checkpoint: checkpoints/cli-3.pt (the newest numbered default" in err
+    assert load_checkpoint(tmp_path / "checkpoints" / "cli-3.pt").epochs_done == 2
+    assert load_checkpoint(tmp_path / "checkpoints" / "cli.pt").epochs_done == 1
+
+
+def test_a_run_ending_before_its_first_epoch_frees_its_numbered_file(digits_dir, tmp_path, monkeypatch, capsys):
+    def huge_learning_rate(model, config, recipe=None):
+        return torch.optim.SGD(model.parameters(), lr=1e30, momentum=config.momentum)
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(engine, "make_optimizer", huge_learning_rate)
+    code, _, _ = run(["train", "--data-dir", str(digits_dir), "--device", "cpu"], capsys)
+    assert code == 1
+    assert list((tmp_path / "checkpoints").iterdir()) == []
