@@ -1,8 +1,10 @@
 """The MNIST tutorial's network, data, training loop and checkpoints, without any UI.
 
-    from mnist_core import TrainConfig, load_mnist, new_training_state, train
+    from mnist_core import TrainConfig, get_preset, load_mnist, new_training_state, train, NetSpec
     data = load_mnist()
-    state = new_training_state(TrainConfig(n_epochs=1))
+    state = new_training_state(TrainConfig(n_epochs=1))          # the tutorial's network and recipe
+    modern = get_preset("modern")                                 # or any NetSpec and Recipe
+    state = new_training_state(modern.config, spec=NetSpec.from_dict(modern.spec), recipe=modern.recipe)
     for event in train(state, data):
         ...
 """
@@ -25,12 +27,15 @@ from .engine import (
     train,
 )
 from .model import FLAT_FEATURES, Net
+from .netspec import NetSpec, SpecError, build_model, check_spec
+from .presets import PRESETS, get_preset
+from .recipe import Recipe
 from .shapes import conv_output_size, pool_output_size, same_padding
 
 __all__ = [
     "BatchEvent", "CheckpointError", "ConfigError", "DEFAULT_CHECKPOINT_DIR", "DataError", "FLAT_FEATURES", "History", "MEAN", "MnistData", "Net",
-    "STD", "StoppedEvent", "TestEvent", "TrainConfig", "TrainingDiverged", "TrainingState",
-    "apply_config", "available_devices", "checkpoint_bytes", "config_errors", "conv_output_size", "evaluate", "load_checkpoint",
+    "NetSpec", "PRESETS", "Recipe", "STD", "SpecError", "StoppedEvent", "TestEvent", "TrainConfig", "TrainingDiverged", "TrainingState",
+    "apply_config", "available_devices", "build_model", "check_spec", "checkpoint_bytes", "config_errors", "conv_output_size", "evaluate", "get_preset", "load_checkpoint",
     "load_mnist", "new_training_state", "normalize", "pool_output_size", "predict", "resolve_device",
     "same_padding", "save_checkpoint", "to_pixels", "train",
 ]
