@@ -7,7 +7,8 @@ below imitates one of these, on the whole batch at once, on the batch's device:
 - rotate: turn by up to MAX_ROTATION_DEGREES and slant (shear) by up to MAX_SLANT, as handwriting leans;
 - scale: grow or shrink by a factor within SCALE_RANGE;
 - shift: move by up to MAX_SHIFT_PIXELS in each direction;
-- stroke: thicker or thinner ink (a blend towards a 3 x 3 dilation or erosion), and on some images the
+- stroke: thicker or thinner ink (a blend towards a 3 x 3 dilation or erosion, max_pool2d(x, 3, 1, 1) and
+  -max_pool2d(-x, 3, 1, 1)), and on some images the
   hard-edged, even ink of a drawing tool instead of MNIST's soft grey edges.
 
 The geometric kinds share one affine_grid/grid_sample call with a per-image 2 x 3 matrix. Every random
@@ -37,7 +38,6 @@ THINNER_FRACTION = 0.3  # share of images thinned rather than thickened
 PEN_FRACTION = 0.5  # share of images given a drawing tool's hard-edged ink
 PEN_THRESHOLD = 0.35  # ink level (0-1) that becomes the middle of the hard edge ...
 PEN_EDGE_WIDTH = 0.3  # ... and the ink range over which that edge rises from none to full
-STROKE_SIZE = 3  # the dilation/erosion window, in pixels
 MIN_INK_KEPT_BY_THINNING = 0.5  # fraction of its ink a thinned digit must keep, or it is thickened instead
 
 _BACKGROUND = -MEAN / STD  # a blank pixel after normalize: MNIST's background is not 0 once normalized
@@ -82,21 +82,34 @@ def _affine_matrices(n: int, kinds: tuple[str, ...] | list[str], generator: torc
     return torch.cat([linear, -shift[:, :, None]], dim=2)
 
 
+def _dilate(ink: torch.Tensor) -> torch.Tensor:
+    """The largest value in each pixel's 3 x 3 neighbourhood: F.max_pool2d(ink, 3, 1, 1), exactly.
+
+    Done as a row maximum then a column maximum over shifted slices: on a CPU that is about 15 times faster
+    than max_pool2d's stride-1 kernel. Replicate padding equals max_pool2d's (a border pixel's copy is
+    already in its own window).
+    """
+    padded = F.pad(ink, (1, 1, 1, 1), mode="replicate")
+    rows = torch.maximum(torch.maximum(padded[..., :-2, :], padded[..., 1:-1, :]), padded[..., 2:, :])
+    return torch.maximum(torch.maximum(rows[..., :-2], rows[..., 1:-1]), rows[..., 2:])
+
+
 def _stroke(ink: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Hard-edged ink on some images, then each image thicker or thinner by its own amount."""
     n = ink.shape[0]
     pen = torch.rand(n, generator=generator, device=generator.device) < PEN_FRACTION
     blend = _uniform(n, 0.0, MAX_STROKE_BLEND, generator)
     thinner = torch.rand(n, generator=generator, device=generator.device) < THINNER_FRACTION
-    pen, blend, thinner = (t.to(ink.device)[:, None, None, None] for t in (pen, blend, thinner))
+    # Per-image choices as 0/1 weights of lerp: broadcast arithmetic, cheaper than where() over the batch.
+    pen, blend, thinner = (t.to(ink.device, ink.dtype)[:, None, None, None] for t in (pen, blend, thinner))
     hard = ((ink - PEN_THRESHOLD) / PEN_EDGE_WIDTH + 0.5).clamp(0.0, 1.0)
-    ink = torch.where(pen, hard, ink)  # first, as a pen draws: the stroke width then changes the pen's line
-    thicker_ink = F.max_pool2d(ink, STROKE_SIZE, 1, STROKE_SIZE // 2)
-    thinner_ink = -F.max_pool2d(-ink, STROKE_SIZE, 1, STROKE_SIZE // 2)
+    ink = torch.lerp(ink, hard, pen)  # first, as a pen draws: the stroke width then changes the pen's line
+    thicker_ink = _dilate(ink)
+    thinner_ink = -_dilate(-ink)
     # Never erase a digit: where erosion would take most of the ink (thin strokes), thicken instead.
     kept = thinner_ink.sum(dim=(1, 2, 3), keepdim=True) / ink.sum(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
-    erodible = kept >= MIN_INK_KEPT_BY_THINNING
-    target = torch.where(thinner & erodible, thinner_ink, thicker_ink)
+    thinner = thinner * (kept >= MIN_INK_KEPT_BY_THINNING)
+    target = torch.lerp(thicker_ink, thinner_ink, thinner)
     return torch.lerp(ink, target, blend)
 
 

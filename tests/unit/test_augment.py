@@ -113,3 +113,12 @@ def test_runs_on_cuda_with_a_cuda_generator():
     assert out.device == images.device
     again = augment_batch(images, AUGMENTATIONS, torch.Generator(device="cuda").manual_seed(0))
     assert torch.equal(out, again)
+
+
+def test_stroke_dilation_is_max_pool():
+    """The fast 3 x 3 dilation equals max_pool2d(x, 3, 1, 1) and its erosion -max_pool2d(-x, 3, 1, 1)."""
+    from mnist_core.augment import _dilate
+
+    ink = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(_dilate(ink), torch.nn.functional.max_pool2d(ink, 3, 1, 1))
+    assert torch.equal(-_dilate(-ink), -torch.nn.functional.max_pool2d(-ink, 3, 1, 1))
