@@ -48,44 +48,98 @@ FINISHED = "finished"  # all requested epochs done
 STOPPED = "stopped"  # Stop pressed; the weights so far are kept
 DIVERGED = "diverged"  # NaN/inf loss; the last good weights are kept
 FAILED = "failed"  # an unexpected error in the thread
+BUSY = "busy"  # refused at once: every slot and every place in the queue was taken; nothing changed
 ACTIVE_STATUSES = (WAITING, RUNNING)
 
 MAX_JOBS_ENV = "MNIST_MAX_TRAINING_JOBS"
-SLOT_POLL_SECONDS = 0.1  # how often a waiting job checks whether Stop was pressed
+MAX_WAITING_ENV = "MNIST_MAX_WAITING_JOBS"
+WAITING_PER_SLOT = 2  # default queue: two waiting jobs per slot, so a learner waits at most about two runs
+SESSION_IDLE_ENV = "MNIST_SESSION_IDLE_MINUTES"
+DEFAULT_SESSION_IDLE_MINUTES = 10.0  # a session unseen this long is taken for a closed tab
 
 
 class JobBusyError(ValueError):
     """An action that needs the job idle (load, continue) was asked for while it trains."""
 
 
-class SlotLimiter:
-    """At most ``slots`` jobs train at once; the rest wait in arrival order."""
+class ServerBusyError(ValueError):
+    """Every training slot and every place in the queue is taken: the job was refused, not queued."""
 
-    def __init__(self, slots: int) -> None:
+    def __init__(self, slots: int, max_waiting: int) -> None:
+        super().__init__(f"The server is busy: all {slots} training slots are in use and {max_waiting} more "
+                         f"jobs are already waiting. Try again in a few minutes.")
+        self.slots, self.max_waiting = slots, max_waiting
+
+
+@dataclass(eq=False)  # compared by identity: each is one job's place
+class SlotTicket:
+    """One job's place in a SlotLimiter's queue; the limiter keeps ``position`` up to date."""
+
+    position: int = 0  # 1-based place among the jobs waiting; 0 once it holds a slot or has left
+    cancelled: bool = False
+
+
+class SlotLimiter:
+    """At most ``slots`` jobs train at once; at most ``max_waiting`` more wait, in arrival order.
+
+    A job takes a ticket (``enqueue``, refused with ServerBusyError when the queue is full), then waits
+    for its turn (``wait``) on a condition that release() and cancel() notify: waiting costs no CPU.
+    """
+
+    def __init__(self, slots: int, max_waiting: int | None = None) -> None:
         if slots < 1:
             raise ValueError(f"slots must be at least 1, got {slots}.")
+        max_waiting = WAITING_PER_SLOT * slots if max_waiting is None else max_waiting
+        if max_waiting < 0:
+            raise ValueError(f"max_waiting must be at least 0, got {max_waiting}.")
         self.slots = slots
+        self.max_waiting = max_waiting
         self._cores = usable_cores()  # counted once: cpu_threads runs before every batch
         self._condition = threading.Condition()
         self._in_use = 0
-        self._queue: list[int] = []
-        self._tickets = itertools.count()
+        self._queue: list[SlotTicket] = []  # waiting, first in line first
 
-    def acquire(self, cancelled=lambda: False) -> bool:
-        """Block until a slot is free (True) or ``cancelled()`` turns true while waiting (False)."""
+    def enqueue(self) -> SlotTicket:
+        """A place in the queue; ServerBusyError when all slots and all places are taken."""
         with self._condition:
-            ticket = next(self._tickets)
+            if self._in_use + len(self._queue) >= self.slots + self.max_waiting:
+                raise ServerBusyError(self.slots, self.max_waiting)
+            ticket = SlotTicket()
             self._queue.append(ticket)
-            try:
-                while self._in_use >= self.slots or self._queue[0] != ticket:
-                    if cancelled():
-                        return False
-                    self._condition.wait(SLOT_POLL_SECONDS)
-                self._in_use += 1
-                return True
-            finally:
+            self._number_queue()
+            return ticket
+
+    def wait(self, ticket: SlotTicket) -> bool:
+        """Block until the ticket holds a slot (True) or is cancelled (False)."""
+        with self._condition:
+            while not ticket.cancelled and (self._in_use >= self.slots or self._queue[0] is not ticket):
+                self._condition.wait()
+            if ticket.cancelled:
+                return False
+            self._queue.pop(0)
+            ticket.position = 0
+            self._in_use += 1
+            self._number_queue()
+            self._condition.notify_all()  # a second free slot may be the next ticket's
+            return True
+
+    def cancel(self, ticket: SlotTicket) -> None:
+        """Give up a place in the queue (Stop while waiting); no effect once the ticket holds a slot."""
+        with self._condition:
+            if ticket in self._queue:
                 self._queue.remove(ticket)
+                ticket.cancelled, ticket.position = True, 0
+                self._number_queue()
                 self._condition.notify_all()
+
+    def acquire(self) -> bool:
+        """Queue and block until a slot is free; ServerBusyError when the queue is full."""
+        return self.wait(self.enqueue())
+
+    def _number_queue(self) -> None:
+        """Callers hold the condition."""
+        for place, ticket in enumerate(self._queue, start=1):
+            ticket.position = place
 
     def release(self) -> None:
         with self._condition:
@@ -121,7 +175,8 @@ _default_limiter_lock = threading.Lock()
 
 
 def default_limiter() -> SlotLimiter:
-    """The process-wide limiter: MNIST_MAX_TRAINING_JOBS if set, else one slot per CPU core we may use.
+    """The process-wide limiter: MNIST_MAX_TRAINING_JOBS slots if set, else one per CPU core we may use;
+    MNIST_MAX_WAITING_JOBS places in the queue if set (0: no queue), else WAITING_PER_SLOT per slot.
 
     The cores are counted once for the server's lifetime, so a momentary load when the first job
     starts does not shrink it; each job sizes its threads to the cores free when it starts.
@@ -129,10 +184,26 @@ def default_limiter() -> SlotLimiter:
     global _default_limiter
     with _default_limiter_lock:
         if _default_limiter is None:
-            configured = os.environ.get(MAX_JOBS_ENV, "").strip()
-            slots = int(configured) if configured.isdigit() and int(configured) > 0 else usable_cores()
-            _default_limiter = SlotLimiter(slots)
+            slots = _count_from_env(MAX_JOBS_ENV, minimum=1) or usable_cores()
+            _default_limiter = SlotLimiter(slots, _count_from_env(MAX_WAITING_ENV, minimum=0))
         return _default_limiter
+
+
+def _count_from_env(name: str, minimum: int) -> int | None:
+    """The whole number in environment variable ``name``; None when unset, not a number or below minimum."""
+    configured = os.environ.get(name, "").strip()
+    return int(configured) if configured.isdigit() and int(configured) >= minimum else None
+
+
+def session_idle_seconds() -> float:
+    """MNIST_SESSION_IDLE_MINUTES (a positive number, fractions allowed) in seconds, else the default's."""
+    try:
+        minutes = float(os.environ.get(SESSION_IDLE_ENV, ""))
+    except ValueError:
+        minutes = DEFAULT_SESSION_IDLE_MINUTES
+    if not minutes > 0 or minutes == float("inf"):  # also refuses nan
+        minutes = DEFAULT_SESSION_IDLE_MINUTES
+    return minutes * 60
 
 
 def copy_state(state: TrainingState) -> TrainingState:
@@ -169,7 +240,8 @@ class JobSnapshot:
     run_examples_total: int = 0  # examples this run will train
     elapsed_seconds: float = 0.0  # training time of this run, slot wait excluded
     stop_requested: bool = False
-    error: str | None = None  # learner-facing message for DIVERGED / FAILED
+    queue_position: int = 0  # 1-based place among the jobs waiting for a slot; 0 when not waiting
+    error: str | None = None  # learner-facing message for DIVERGED / FAILED / BUSY
     error_details: str | None = None  # traceback of a FAILED job, for bug reports
     checkpoint_error: str | None = None  # the last checkpoint write that failed, if any
 
@@ -207,6 +279,7 @@ class TrainingJob:
         self._thread: threading.Thread | None = None
         self._snapshot = JobSnapshot()
         self._published: TrainingState | None = None
+        self._ticket: SlotTicket | None = None  # the current run's place in the limiter's queue
 
     def start(
         self,
@@ -217,6 +290,8 @@ class TrainingJob:
     ) -> bool:
         """Train ``state`` in a new thread; False (and nothing changes) if a job is already active.
 
+        Also False when the server's queue is full: the snapshot's status turns BUSY, the rest of it
+        and the published model stay as they were.
         From here on the thread owns ``state``: read it through snapshot() and latest_state().
         Each epoch's weights, and those at a stop or divergence, are written to checkpoint_path.
         """
@@ -225,6 +300,11 @@ class TrainingJob:
             raise ValueError(f"n_epochs must be at least 1, got {n_epochs}.")
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
+                return False
+            try:
+                self._ticket = self._limiter.enqueue()
+            except ServerBusyError as exc:
+                self._update(status=BUSY, error=str(exc), error_details=None, stop_requested=False, queue_position=0)
                 return False
             self._stop.clear()
             self._snapshot = JobSnapshot(
@@ -243,15 +323,23 @@ class TrainingJob:
                 name="mnist-training-job",
                 daemon=True,  # a server shutdown should not wait for a learner's 100 epochs
             )
-            self._thread.start()
+            try:
+                self._thread.start()
+            except BaseException as exc:  # e.g. the process may start no more threads
+                self._limiter.cancel(self._ticket)
+                self._update(status=FAILED, error=f"{type(exc).__name__}: {exc}")
+                raise
         return True
 
     def stop(self) -> None:
         """Ask the thread to end before its next batch (or to give up waiting for a slot)."""
         self._stop.set()
         with self._lock:
+            ticket = self._ticket
             if self._snapshot.active:
                 self._update(stop_requested=True)
+        if ticket is not None:
+            self._limiter.cancel(ticket)  # wakes the thread if it waits for a slot
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread; True when it has ended (or never started)."""
@@ -268,6 +356,10 @@ class TrainingJob:
 
     def snapshot(self) -> JobSnapshot:
         with self._lock:
+            waiting = self._snapshot.status == WAITING and self._ticket is not None
+            position = self._ticket.position if waiting else 0  # the limiter moves tickets up the queue
+            if position != self._snapshot.queue_position:
+                self._update(queue_position=position)
             return self._snapshot
 
     def latest_state(self) -> TrainingState | None:
@@ -308,7 +400,7 @@ class TrainingJob:
     def _run(self, state: TrainingState, data: MnistData, n_epochs: int, checkpoint_path) -> None:
         examples_at_start = state.examples_seen
         try:
-            if not self._limiter.acquire(cancelled=self._stop.is_set):
+            if not self._limiter.wait(self._ticket):  # False: Stop pressed while waiting
                 with self._lock:
                     self._update(status=STOPPED)
                 return
@@ -374,11 +466,17 @@ class RunRecord:
 
 
 class TrainingSession:
-    """One user's job, current state and earlier runs; no state is shared between sessions."""
+    """One user's job, current state and earlier runs; no state is shared between sessions.
+
+    Two tabs with the same session link press buttons on one session: each action checks the job and
+    acts under one lock, so concurrent presses give one job and one run record per run. The lock is
+    never held while a file is read or the net is built, so a slow upload blocks no other press.
+    """
 
     def __init__(self, checkpoint_path: str | os.PathLike | None = None, limiter: SlotLimiter | None = None) -> None:
         self.checkpoint_path = None if checkpoint_path is None else Path(checkpoint_path)
         self.job = TrainingJob(limiter)
+        self._lock = threading.Lock()  # held from checking the job to the end of acting on it
         self._state: TrainingState | None = None  # owned by the job thread while it is active
         self._runs: list[RunRecord] = []
         self._histories: dict[int, History] = {}  # finished histories of runs other than the current one
@@ -386,42 +484,65 @@ class TrainingSession:
 
     # --- actions ------------------------------------------------------------------------------
 
-    def start_new(self, config: TrainConfig, data: MnistData) -> bool:
-        """A fresh net trained for config.n_epochs as a new run; False if a job is active."""
-        if self.job.active:
+    def start_new(self, config: TrainConfig, data: MnistData, spec: NetSpec | None = None,
+                  recipe: Recipe | None = None) -> bool:
+        """A fresh net (the tutorial's unless spec says otherwise) trained for config.n_epochs as a new run.
+
+        False, and nothing changes, if a job is active or the server's queue is full (then the
+        snapshot's status is BUSY).
+        """
+        if self.job.active:  # spares building a net; the check that counts is the one under the lock
             return False
-        state = new_training_state(config)
-        self._begin_run(state, RunRecord(next(self._run_ids), config, "trained"))
-        return self.job.start(state, data, checkpoint_path=self.checkpoint_path)
+        state = new_training_state(config, spec=spec, recipe=recipe)
+        with self._lock:
+            if self.job.active:
+                return False
+            archived = self.job.snapshot().history
+            if not self.job.start(state, data, checkpoint_path=self.checkpoint_path):
+                return False
+            self._begin_run(state, RunRecord(next(self._run_ids), config, "trained"), archived)
+            return True
 
     def continue_training(self, n_epochs: int, data: MnistData) -> bool:
-        """Resume the current state (optimizer included) for n_epochs more; False if a job is active."""
-        if self.job.active:
-            return False
-        if self._state is None:
-            raise JobBusyError("There is no model to continue yet: train one or load a checkpoint first.")
-        return self.job.start(self._state, data, n_epochs, checkpoint_path=self.checkpoint_path)
+        """Resume the current state (optimizer included) for n_epochs more.
+
+        False if a job is active or the server's queue is full (status BUSY); JobBusyError if there is
+        no model yet.
+        """
+        with self._lock:
+            if self.job.active:
+                return False
+            if self._state is None:
+                raise JobBusyError("There is no model to continue yet: train one or load a checkpoint first.")
+            return self.job.start(self._state, data, n_epochs, checkpoint_path=self.checkpoint_path)
 
     def stop(self) -> None:
-        self.job.stop()
+        with self._lock:  # a Stop pressed during a start stops the job that start made
+            self.job.stop()
 
     def load_checkpoint(self, source, name: str = "checkpoint") -> TrainingState:
         """Make a validated checkpoint the current state, as a new run.
 
         Raises CheckpointError (bad file) or JobBusyError (a job is training); either way nothing changes.
         """
-        if self.job.active:
+        if self.job.active:  # refuse before reading the file; the check that counts is under the lock
             raise JobBusyError("Stop the training before loading a checkpoint.")
         state = load_checkpoint(source, device=resolve_device("auto"))  # continue where new runs train
-        self._begin_run(state, RunRecord(next(self._run_ids), state.config, "uploaded", name))
-        self.job.adopt(state)
-        self.job._checkpoint(state, self.checkpoint_path)  # a failed write shows on the page, never raises
+        with self._lock:
+            if self.job.active:
+                raise JobBusyError("Stop the training before loading a checkpoint.")
+            archived = self.job.snapshot().history
+            self.job.adopt(state)
+            self._begin_run(state, RunRecord(next(self._run_ids), state.config, "uploaded", name), archived)
+            # Under the lock: a job started right after must not have its checkpoint overwritten by this one.
+            self.job._checkpoint(state, self.checkpoint_path)  # a failed write shows on the page, never raises
         return state
 
-    def _begin_run(self, state: TrainingState, record: RunRecord) -> None:
-        """Archive the current run's history and make ``state`` the current run (before its job starts)."""
+    def _begin_run(self, state: TrainingState, record: RunRecord, archived: History) -> None:
+        """Make ``state`` the current run; ``archived`` is the history the run before it ended with.
+        Callers hold self._lock."""
         if self._runs:
-            self._histories[self._runs[-1].run_id] = self.job.snapshot().history
+            self._histories[self._runs[-1].run_id] = archived
         self._state = state
         self._runs.append(record)
 
@@ -436,8 +557,9 @@ class TrainingSession:
 
     def runs(self) -> list[tuple[RunRecord, History]]:
         """Every run of this session, oldest first, with its history (the current one's is live)."""
-        current = self.snapshot().history if self._runs else None
-        return [
-            (record, current if index == len(self._runs) - 1 else self._histories[record.run_id])
-            for index, record in enumerate(self._runs)
-        ]
+        with self._lock:
+            current = self.snapshot().history if self._runs else None
+            return [
+                (record, current if index == len(self._runs) - 1 else self._histories[record.run_id])
+                for index, record in enumerate(self._runs)
+            ]

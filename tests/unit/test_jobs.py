@@ -17,7 +17,9 @@ from mnist_core.jobs import (
     RUNNING,
     STOPPED,
     WAITING,
+    BUSY,
     JobBusyError,
+    ServerBusyError,
     SlotLimiter,
     TrainingSession,
 )
@@ -186,7 +188,7 @@ def test_stop_while_waiting_gives_up_the_place_in_the_queue(small_data, tmp_path
 
 
 def test_slot_limiter_never_admits_more_than_its_slots():
-    limiter = SlotLimiter(2)
+    limiter = SlotLimiter(2, max_waiting=6)  # room in the queue for every worker
     inside, peak, lock = [0], [0], threading.Lock()
 
     def worker():
@@ -207,6 +209,8 @@ def test_slot_limiter_never_admits_more_than_its_slots():
     assert peak[0] == 2 and limiter.in_use == 0
     with pytest.raises(ValueError):
         SlotLimiter(0)
+    with pytest.raises(ValueError):
+        SlotLimiter(1, max_waiting=-1)
 
 
 def test_running_jobs_share_the_cores_out(monkeypatch):
@@ -353,3 +357,193 @@ def test_default_limiter_reads_the_environment_or_counts_cores(monkeypatch, conf
     monkeypatch.setenv(jobs.MAX_JOBS_ENV, configured)
     assert jobs.default_limiter().slots == (expected or usable_cores())  # unusable values fall back
     assert jobs.default_limiter() is jobs.default_limiter()
+
+
+# --- concurrent presses (two tabs with the same session link) -------------------------------------------------
+
+PRESSING_THREADS = 4
+PRESSES_PER_THREAD = 25  # 100 presses in all
+ACTIONS = ("start", "continue", "load", "stop")
+
+
+class CountingLimiter(SlotLimiter):
+    """A limiter that records how many jobs it ever held or queued at once."""
+
+    def __init__(self, slots: int) -> None:
+        super().__init__(slots)
+        self.most_at_once = 0
+
+    def enqueue(self):
+        ticket = super().enqueue()
+        with self._condition:
+            self.most_at_once = max(self.most_at_once, self._in_use + len(self._queue))
+        return ticket
+
+
+def test_concurrent_presses_give_one_job_and_one_run_record_per_started_run(small_data, tmp_path, trained_state):
+    from mnist_core import checkpoint_bytes
+
+    tiny = replace(small_data, train_images=small_data.train_images[:64], train_labels=small_data.train_labels[:64],
+                   test_images=small_data.test_images[:50], test_labels=small_data.test_labels[:50])
+    upload = checkpoint_bytes(trained_state)
+    limiter = CountingLimiter(PRESSING_THREADS)  # room for every presser: only the session may refuse
+    session = TrainingSession(tmp_path / "checkpoint.pt", limiter)
+    barrier = threading.Barrier(PRESSING_THREADS)
+    started, loaded, seeds, errors = [], [], iter(range(10_000)), []
+    seed_lock = threading.Lock()
+
+    def press(thread_index: int) -> None:
+        for press_index in range(PRESSES_PER_THREAD):
+            action = ACTIONS[(thread_index + press_index) % len(ACTIONS)]
+            barrier.wait(WAIT_SECONDS)  # every round, all four press at the same moment
+            try:
+                if action == "start":
+                    with seed_lock:
+                        seed = next(seeds)
+                    if session.start_new(config(random_seed=seed, batch_size_train=64), tiny):
+                        started.append(seed)
+                elif action == "continue":
+                    session.continue_training(1, tiny)
+                elif action == "load":
+                    session.load_checkpoint(upload, name=f"press{thread_index}-{press_index}.pt")
+                    loaded.append(press_index)
+                else:
+                    session.stop()
+            except JobBusyError:
+                pass  # refused: a job is training, or nothing to continue yet
+            except Exception as exc:  # anything else is a broken session
+                errors.append(exc)
+
+    threads = [threading.Thread(target=press, args=(i,)) for i in range(PRESSING_THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT_SECONDS)
+    session.stop()
+    finish(session)
+
+    assert not errors, errors
+    assert limiter.most_at_once == 1, "two jobs of one session were queued or trained at once"
+    runs = session.runs()
+    assert len(runs) == len(started) + len(loaded), "a run record without its run, or a run without its record"
+    assert [record.run_id for record, _ in runs] == list(range(1, len(runs) + 1))
+    trained_seeds = [record.config.random_seed for record, _ in runs if record.origin == "trained"]
+    assert sorted(trained_seeds) == sorted(started)
+    assert session._state.config == runs[-1][0].config  # the current state belongs to the newest run
+    assert limiter.in_use == 0 and limiter.waiting == 0
+
+
+# --- the bounded queue ----------------------------------------------------------------------------------------
+
+
+def test_a_full_queue_refuses_with_its_numbers_and_places_are_numbered():
+    limiter = SlotLimiter(1, max_waiting=2)
+    assert limiter.acquire()  # the only slot
+    first, second = limiter.enqueue(), limiter.enqueue()
+    assert (first.position, second.position) == (1, 2)
+    with pytest.raises(ServerBusyError) as refused:
+        limiter.enqueue()
+    assert (refused.value.slots, refused.value.max_waiting) == (1, 2) and "busy" in str(refused.value)
+    limiter.cancel(first)
+    assert (first.position, first.cancelled, second.position) == (0, True, 1)
+    assert not limiter.wait(first)  # a cancelled ticket never gets a slot
+    third = limiter.enqueue()  # the place first gave up
+    assert third.position == 2
+    limiter.release()
+    assert limiter.wait(second) and second.position == 0 and third.position == 1
+    limiter.release()
+    assert limiter.wait(third)
+    limiter.release()
+    assert limiter.in_use == 0 and limiter.waiting == 0
+
+    no_queue = SlotLimiter(1, max_waiting=0)
+    assert no_queue.acquire()
+    with pytest.raises(ServerBusyError):
+        no_queue.enqueue()
+
+
+def test_a_job_refused_by_a_full_queue_ends_at_once_and_changes_nothing(small_data, tmp_path):
+    limiter = SlotLimiter(1, max_waiting=1)
+    session = TrainingSession(tmp_path / "checkpoint.pt", limiter)
+    session.start_new(config(), small_data)
+    before = finish(session)
+    model, runs = session.model(), session.runs()
+
+    assert limiter.acquire()  # another learner trains
+    other = TrainingSession(tmp_path / "other.pt", limiter)
+    assert other.start_new(config(), small_data)  # and one waits: the queue is full
+    wait_until(lambda: limiter.waiting == 1, "the other job to queue")
+    assert not session.start_new(config(learning_rate=0.05), small_data)
+    refused = session.snapshot()
+    assert refused.status == BUSY and not refused.active and not session.job.active
+    assert "busy" in refused.error
+    assert refused.history.to_dict() == before.history.to_dict() and refused.epochs_done == before.epochs_done
+    assert session.model() is model and session.runs() == runs  # no new run, the same model
+    assert not session.continue_training(1, small_data) and session.snapshot().status == BUSY
+
+    other.stop()
+    assert finish(other).status == STOPPED
+    limiter.release()
+    assert session.start_new(config(), small_data)  # tried again with room: it trains
+    assert finish(session).status == FINISHED and len(session.runs()) == 2
+    assert limiter.in_use == 0 and limiter.waiting == 0
+
+
+class RecordingCondition(threading.Condition):
+    """Records the timeout of every wait, to tell waiting on a notification from polling."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timeouts: list[float | None] = []
+
+    def wait(self, timeout=None):
+        self.timeouts.append(timeout)
+        return super().wait(timeout)
+
+
+def test_a_waiting_job_sleeps_until_stop_or_a_free_slot_wakes_it(small_data, tmp_path):
+    limiter = SlotLimiter(1)
+    limiter._condition = RecordingCondition()
+    assert limiter.acquire()
+    stopped = TrainingSession(tmp_path / "a.pt", limiter)
+    stopped.start_new(config(), small_data)
+    wait_until(lambda: limiter._condition.timeouts, "the job to wait")
+    stopped.stop()  # Stop wakes it
+    assert finish(stopped).status == STOPPED
+    trained = TrainingSession(tmp_path / "b.pt", limiter)
+    trained.start_new(config(), small_data)
+    wait_until(lambda: len(limiter._condition.timeouts) >= 2, "the next job to wait")
+    limiter.release()  # a free slot wakes it
+    assert finish(trained).status == FINISHED
+    assert limiter._condition.timeouts and set(limiter._condition.timeouts) == {None}  # never a polling timeout
+
+
+def test_the_snapshot_shows_the_place_in_line(small_data, tmp_path):
+    limiter = SlotLimiter(1, max_waiting=3)
+    assert limiter.acquire()
+    sessions = [TrainingSession(tmp_path / f"{name}.pt", limiter) for name in "abc"]
+    for session in sessions:
+        assert session.start_new(config(), small_data)
+    assert [s.snapshot().queue_position for s in sessions] == [1, 2, 3]
+    assert all(s.snapshot().status == WAITING for s in sessions)
+    sessions[0].stop()
+    assert finish(sessions[0]).queue_position == 0
+    assert [s.snapshot().queue_position for s in sessions[1:]] == [1, 2]
+    limiter.release()
+    wait_until(lambda: sessions[1].snapshot().status != WAITING, "the first in line to start")
+    assert sessions[1].snapshot().queue_position == 0 and sessions[2].snapshot().queue_position == 1
+    for session in sessions:
+        session.stop()
+        finish(session)
+    assert limiter.in_use == 0 and limiter.waiting == 0
+
+
+@pytest.mark.parametrize(("configured", "expected"), [("5", 5), ("0", 0), ("", None), ("-1", None), ("some", None)])
+def test_default_limiter_reads_its_queue_length_from_the_environment(monkeypatch, configured, expected):
+    from mnist_core import jobs
+
+    monkeypatch.setattr(jobs, "_default_limiter", None)
+    monkeypatch.setenv(jobs.MAX_JOBS_ENV, "3")
+    monkeypatch.setenv(jobs.MAX_WAITING_ENV, configured)
+    limiter = jobs.default_limiter()
+    assert limiter.max_waiting == (jobs.WAITING_PER_SLOT * 3 if expected is None else expected)
