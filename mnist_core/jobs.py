@@ -418,7 +418,7 @@ class TrainingJob:
                 for event in train(state, data, n_epochs, should_stop=self._stop.is_set, cpu_threads=threads):
                     elapsed = time.perf_counter() - started
                     progress = dict(
-                        history=state.history.copy(),
+                        history=state.history.snapshot(),  # O(1): a frozen view, not a copy per logged batch
                         epochs_done=state.epochs_done,
                         run_examples_done=state.examples_seen - examples_at_start,
                         elapsed_seconds=elapsed,
@@ -439,7 +439,7 @@ class TrainingJob:
                 self._limiter.release()
         except TrainingDiverged as exc:  # the engine has already restored the last good weights
             self._publish(state, examples_at_start, checkpoint_path, status=DIVERGED, error=str(exc),
-                          history=state.history.copy(), epochs_done=state.epochs_done)
+                          history=state.history.snapshot(), epochs_done=state.epochs_done)
         except Exception as exc:  # never silent: the UI shows it
             with self._lock:
                 self._update(status=FAILED, error=f"{type(exc).__name__}: {exc}",
