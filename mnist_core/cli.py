@@ -3,14 +3,17 @@
 Each subcommand has an ``_add_<name>_parser`` function that registers its flags and
 returns the function that runs it; SUBCOMMANDS lists them in the order --help shows.
 Argument and input-file problems exit with code 2 and a one-line reason (argparse's
-convention); a run that diverges exits with code 1.
+convention), before any training; a run that diverges exits with code 1, and so does a
+``predict`` in which any image could not be read (the other images are still read).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 import time
 from dataclasses import fields, replace
 from pathlib import Path
@@ -18,11 +21,11 @@ from typing import Callable
 
 from .checkpoint import CHECKPOINT_SUFFIX, DEFAULT_CHECKPOINT_DIR, load_checkpoint, save_checkpoint
 from .config import DEVICE_CHOICES, TrainConfig
-from .data import DATA_DIR_ENV, load_mnist
+from .data import DATA_DIR_ENV, MnistData, load_mnist
 from .device import resolve_device
-from .engine import TestEvent, TrainingDiverged, apply_config, new_training_state, train
+from .engine import TestEvent, TrainingDiverged, TrainingState, apply_config, new_training_state, train
 from .netspec import NetSpec, check_spec
-from .presets import PRESETS, get_preset
+from .presets import PRESETS, Preset, get_preset
 from .recipe import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, Recipe
 
 MAX_SPEC_BYTES = 100_000  # a 24-layer spec is a few KB of JSON
@@ -31,6 +34,7 @@ Runner = Callable[[argparse.Namespace, argparse.ArgumentParser], int]
 
 DEFAULT_TRAIN_CHECKPOINT = DEFAULT_CHECKPOINT_DIR / f"cli{CHECKPOINT_SUFFIX}"
 EXIT_DIVERGED = 1
+EXIT_IMAGES_UNREAD = 1  # predict: some image got an error line instead of a digit
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
 
 
@@ -89,8 +93,12 @@ def _add_train_parser(subparsers: argparse._SubParsersAction) -> Runner:
         "--checkpoint",
         metavar="PATH",
         type=Path,
-        default=DEFAULT_TRAIN_CHECKPOINT,
-        help=f"checkpoint file, written atomically after each epoch (default: {DEFAULT_TRAIN_CHECKPOINT})",
+        default=None,  # None = not given: a fresh run takes the next free numbered default, --resume the newest
+        help=(
+            f"checkpoint file, written atomically after each epoch (default: {DEFAULT_TRAIN_CHECKPOINT}, or the "
+            f"next free {_numbered_checkpoint(2).name}, {_numbered_checkpoint(3).name}, ... when it exists; "
+            "--resume then continues the newest of them)"
+        ),
     )
     parser.add_argument(
         "--cuda-graph",
@@ -111,6 +119,69 @@ def _add_train_parser(subparsers: argparse._SubParsersAction) -> Runner:
         help="start afresh even though --checkpoint already exists; it is overwritten after the first epoch",
     )
     return _run_train
+
+
+def _numbered_checkpoint(number: int) -> Path:
+    """The default checkpoint of the number-th CLI run in this folder: cli.pt, cli-2.pt, cli-3.pt, ..."""
+    if number == 1:
+        return DEFAULT_TRAIN_CHECKPOINT
+    return DEFAULT_TRAIN_CHECKPOINT.with_name(f"{DEFAULT_TRAIN_CHECKPOINT.stem}-{number}{CHECKPOINT_SUFFIX}")
+
+
+def _reserve_next_checkpoint() -> Path:
+    """Create the first numbered default that does not exist yet, empty, so that two runs started at
+    once never pick the same file; a run that ends before its first epoch removes it again."""
+    DEFAULT_CHECKPOINT_DIR.mkdir(parents=True, exist_ok=True)
+    number = 1
+    while True:
+        path = _numbered_checkpoint(number)
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            return path
+        except FileExistsError:
+            number += 1
+
+
+NUMBER_GAP_SEARCHED = 10  # missing numbered checkpoints in a row after which --resume stops looking
+
+
+def _newest_numbered_checkpoint() -> Path:
+    """The numbered default with the highest number that exists (cli.pt when there is none)."""
+    newest, number = DEFAULT_TRAIN_CHECKPOINT, 1
+    while True:
+        number += 1
+        candidate = _numbered_checkpoint(number)
+        if not candidate.exists():
+            # A gap (a run removed by hand) ends the search only when the next few are missing too.
+            if not any(_numbered_checkpoint(number + gap).exists() for gap in range(1, NUMBER_GAP_SEARCHED)):
+                return newest
+            continue
+        newest = candidate
+
+
+
+def checkpoint_path_problem(path: Path) -> str | None:
+    """Why ``train`` could not write its checkpoint at path, found before any training; None if it can.
+
+    A folder, a path under a file, or a folder this user cannot write in: each would otherwise crash
+    the run when it saves its first epoch.
+    """
+    if path.is_dir():
+        return f"{path} is a folder; give a file path such as {path / DEFAULT_TRAIN_CHECKPOINT.name}"
+    if path.exists() and not path.is_file():
+        return f"{path} is not a regular file"
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:  # the folders save_checkpoint would create
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{path} cannot be written: {folder} is a file, not a folder"
+    try:  # a real write: permission bits say nothing for root, or on a read-only file system
+        handle, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        return f"{path} cannot be written: creating a file in {folder} failed ({exc.strerror or exc})"
+    return None
 
 
 def _given_config_values(args: argparse.Namespace) -> dict:
@@ -150,12 +221,17 @@ def _run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     given = _given_config_values(args)
     given_recipe = _given_recipe_values(args)
     preset = None
+    numbered = args.checkpoint is None
+    if numbered and args.resume:
+        args.checkpoint = _newest_numbered_checkpoint()
+        print(f"checkpoint: {args.checkpoint} (the newest numbered default; pass --checkpoint to choose another)",
+              file=sys.stderr)
     try:
         if args.resume:
             if args.preset or args.net or given_recipe:
                 parser.error("--resume continues the checkpoint's own network and recipe: leave out --preset, --net "
                              "and the recipe flags")
-            if not args.checkpoint.is_file():
+            if not args.checkpoint.exists():
                 parser.error(f"--resume: no checkpoint at {args.checkpoint}")
             config = replace(load_checkpoint(args.checkpoint).config, **given)  # the saved device unless --device
             state = load_checkpoint(args.checkpoint, device=resolve_device(config.device))
@@ -167,7 +243,11 @@ def _run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
             recipe = replace(base_recipe, **given_recipe)
             spec = _read_spec(args.net) if args.net else NetSpec.from_dict(preset.spec)
             check_spec(spec, config.batch_size_train)
-            if args.checkpoint.exists() and not args.force:  # a finished run is not lost to a repeated command
+            problem = checkpoint_path_problem(DEFAULT_TRAIN_CHECKPOINT if numbered else args.checkpoint)
+            if problem:
+                parser.error(f"{'the default checkpoint' if numbered else '--checkpoint'} {problem}")
+            # A finished run is not lost to a repeated command (the numbered default is always a new file).
+            if not numbered and args.checkpoint.exists() and not args.force:
                 parser.error(f"{args.checkpoint} already exists: pass --resume to continue it, --force to "
                              "overwrite it, or another --checkpoint")
             state = new_training_state(config, spec=spec, recipe=recipe)
@@ -177,7 +257,19 @@ def _run_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     print(f"data: {data.describe()}", file=sys.stderr)
     for note in data.notes:
         print(f"note: {note}", file=sys.stderr)
+    if numbered and not args.resume:
+        args.checkpoint = _reserve_next_checkpoint()
+        print(f"checkpoint: {args.checkpoint} (pass --checkpoint to choose another)", file=sys.stderr)
+    try:
+        return _train_and_report(args, state, data, config, preset)
+    finally:
+        if numbered and args.checkpoint.is_file() and args.checkpoint.stat().st_size == 0:
+            args.checkpoint.unlink()  # the run ended before its first epoch: free the name again
 
+
+def _train_and_report(
+    args: argparse.Namespace, state: TrainingState, data: MnistData, config: TrainConfig, preset: Preset | None
+) -> int:
     seconds = 0.0  # time inside the training generator only: checkpoint writes and printing excluded
     events = train(state, data, n_epochs=config.n_epochs, cuda_graph=args.cuda_graph)
     last_test = None
@@ -223,7 +315,8 @@ def _add_predict_parser(subparsers: argparse._SubParsersAction) -> Runner:
             "Prepare each image as MNIST was made (crop the ink, fit it to 20 px, centre it by mass in "
             "28 x 28) and print one JSON object per line: file, digit and probabilities (ten, digit 0 "
             "first), or file and error for a blank or unreadable image. Dark ink on light paper and light "
-            "ink on dark both work, as do PNGs with a transparent background."
+            "ink on dark both work, as do PNGs with a transparent background. Every image is read even when "
+            f"some fail; the exit code is then {EXIT_IMAGES_UNREAD} (2: an unusable checkpoint or arguments)."
         ),
     )
     parser.add_argument(
@@ -241,9 +334,11 @@ def _run_predict(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         model = load_inference_model(args.checkpoint)
     except ValueError as exc:  # CheckpointError: missing, too big, hostile or another model
         parser.error(str(exc))
+    unread = 0
     for result in predict_files(model, args.images):
         print(json.dumps(result), flush=True)
-    return 0
+        unread += "error" in result
+    return EXIT_IMAGES_UNREAD if unread else 0
 
 
 def _add_nets_parser(subparsers: argparse._SubParsersAction) -> Runner:

@@ -76,13 +76,19 @@ def conv1_kernels(model: SpecNet) -> np.ndarray | None:
 
 
 def predict_files(model: SpecNet, paths: Iterable[str | os.PathLike]) -> Iterator[dict]:
-    """One JSON-ready dict per image file: {file, digit, probabilities} or {file, error}."""
+    """One JSON-ready dict per image file: {file, digit, probabilities} or {file, error}.
+
+    A file that cannot be read never stops the ones after it.
+    """
     for path in paths:
         name = os.fspath(path)
         try:
             reading, _ = read_image(model, load_image(path))
         except (ImageReadError, BlankImageError) as exc:
             yield {"file": name, "error": str(exc)}
+            continue
+        except Exception as exc:  # the loaders raise only the errors above; this is the last guard of a batch
+            yield {"file": name, "error": f"{name} could not be read ({type(exc).__name__}: {exc})."}
             continue
         yield {
             "file": name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import pytest
 from PIL import Image
 
 from mnist_core import save_checkpoint
-from mnist_core.cli import main
+from mnist_core.cli import EXIT_IMAGES_UNREAD, main
 from tests.conftest import ROOT
 from tests.drawn_digits import drawn_digits, evaluation_digits
 
@@ -75,7 +76,7 @@ def test_blank_and_unreadable_files_get_an_error_not_a_crash(checkpoint, digit_f
     good = digit_files[0][0]
     files = [blank, text, empty, truncated, missing, tmp_path, good]
     code, results, _ = run_cli(["predict", "--checkpoint", str(checkpoint), *map(str, files)], capsys)
-    assert code == 0
+    assert code == EXIT_IMAGES_UNREAD == 1  # the good file was read; the exit code says some were not
     assert [r["file"] for r in results] == [str(f) for f in files]
     for result in results[:-1]:
         assert set(result) == {"file", "error"}, result
@@ -84,6 +85,43 @@ def test_blank_and_unreadable_files_get_an_error_not_a_crash(checkpoint, digit_f
     assert "not an image format" in results[1]["error"]
     assert "empty" in results[2]["error"]
     assert set(results[-1]) == {"file", "digit", "probabilities"}  # the good file after them still works
+
+
+def test_a_file_that_crashed_the_decoder_does_not_stop_the_files_after_it(checkpoint, digit_files, capsys):
+    """A JPEG with a damaged EXIF block raised struct.error out of predict, before the next good file."""
+    damaged = ROOT / "tests" / "fuzz_cases" / "corrupt_exif_struct_error.jpg"
+    paths = [str(digit_files[0][0]), str(damaged), str(digit_files[1][0])]
+    code, results, _ = run_cli(["predict", "--checkpoint", str(checkpoint), *paths], capsys)
+    assert [r["file"] for r in results] == paths
+    assert "digit" in results[0] and "digit" in results[2]
+    assert code == (EXIT_IMAGES_UNREAD if "error" in results[1] else 0)
+
+
+def test_any_unexpected_failure_is_one_error_line_and_the_batch_goes_on(checkpoint, digit_files, monkeypatch, capsys):
+    import mnist_core.inference as inference
+
+    real_load_image = inference.load_image
+
+    def load_image(path):
+        if path == digit_files[0][0]:
+            raise struct.error("a decoder bug")
+        return real_load_image(path)
+
+    monkeypatch.setattr(inference, "load_image", load_image)
+    paths = [str(digit_files[0][0]), str(digit_files[1][0])]
+    code, results, _ = run_cli(["predict", "--checkpoint", str(checkpoint), *paths], capsys)
+    assert code == EXIT_IMAGES_UNREAD
+    assert results[0] == {"file": paths[0], "error": f"{paths[0]} could not be read (error: a decoder bug)."}
+    assert "digit" in results[1]
+
+
+def test_a_folder_as_checkpoint_exits_2_with_one_line(digit_files, tmp_path, capsys):
+    """Before: an IsADirectoryError traceback."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["predict", "--checkpoint", str(tmp_path), str(digit_files[0][0])])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"python -m mnist_core predict: error: {tmp_path} is a folder; give the path of a checkpoint file inside it."
 
 
 @pytest.mark.parametrize(
