@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
 from mnist_core import History
+from mnist_core.history import downsample_min_max
 from ui.i18n import t
 
 TRAIN_COLOR = "#1f77b4"  # the seed's plot: blue train-loss line ...
@@ -16,18 +18,24 @@ MISTAKE_COLOR = "#d62728"
 CHART_HEIGHT = 380
 GRID_COLUMNS = 6
 TILE_HEIGHT = 130  # pixels per row of digit images
+# Train-loss points sent per curve: about the pixels across a wide chart, twice over (a bucket's low and
+# high). Batch size 1 logged every batch gives 60,000 points an epoch; all of them, twice a second, would
+# cost the server and the browser far more than they show.
+MAX_CURVE_POINTS = 5_000
 
 
 def _loss_traces(history: History, name: str, color: str, test_color: str) -> list[go.Scatter]:
-    """The seed's two series: train loss as a line, test loss as dots (on the x and y axes)."""
+    """The seed's two series: train loss as a line (at most MAX_CURVE_POINTS, spikes kept), test loss as dots."""
+    examples, losses = downsample_min_max(np.asarray(history.train_counter), np.asarray(history.train_losses),
+                                          MAX_CURVE_POINTS)
     return [
         go.Scatter(
-            x=history.train_counter, y=history.train_losses, mode="lines", line={"color": color, "width": 1.5},
+            x=examples, y=losses, mode="lines", line={"color": color, "width": 1.5},
             name=t("train.chart_train_loss") + name,
             hovertemplate=t("train.chart_hover_train") + "<extra></extra>",
         ),
         go.Scatter(
-            x=history.test_counter, y=history.test_losses, mode="markers",
+            x=list(history.test_counter), y=list(history.test_losses), mode="markers",
             marker={"color": test_color, "size": 9, "line": {"color": "white", "width": 1}},
             name=t("train.chart_test_loss") + name,
             hovertemplate=t("train.chart_hover_test") + "<extra></extra>",
