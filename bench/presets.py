@@ -138,6 +138,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1], help="training seeds (default 1)")
     parser.add_argument("--data-dir", help="a folder of the four MNIST IDX files instead of the embedded digits")
     parser.add_argument("--cost-rounds", type=int, default=3, help="epoch pairs for augmentation's cost (0: skip)")
+    parser.add_argument("--epochs", type=int, help="train every preset this many epochs instead of its own")
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
                         help=f"PyTorch CPU threads (default {DEFAULT_THREADS}; 1 on a machine others keep busy)")
     parser.add_argument("--no-typeset", action="store_true", help="skip the typeset-digit set")
@@ -158,13 +159,14 @@ def main() -> None:
         preset = get_preset(name)
         parameters = check_spec(NetSpec.from_dict(preset.spec)).total_parameters
         recipe = preset.recipe
-        print(f"\n{name}: {parameters:,} parameters; {preset.config.n_epochs} epochs, batch {preset.config.batch_size_train}, "
+        epochs = args.epochs or preset.config.n_epochs
+        print(f"\n{name}: {parameters:,} parameters; {epochs} epochs, batch {preset.config.batch_size_train}, "
               f"lr {preset.config.learning_rate:g}, {recipe.optimizer}, {recipe.schedule}, augment {','.join(recipe.augment) or 'none'}")
         for seed in args.seeds:
-            model, test, wall, cpu = train_preset(preset, data, seed, args.threads)
+            model, test, wall, cpu = train_preset(preset, data, seed, args.threads, epochs=args.epochs)
             others = "  ".join(f"{set_name} {accuracy(model, *tensors):6.2f} %" for set_name, tensors in sets.items())
             line = f"  seed {seed}: test {test:6.2f} %  trained in {wall:5.1f} s (CPU {cpu:5.1f} s)  {others}"
-            if name == "modern" and not args.data_dir:
+            if name == "modern" and not args.data_dir and not args.epochs:
                 drawn = accuracy(model, drawn_images, drawn_labels)
                 met = test >= MODERN_TARGET_ACCURACY and wall <= MODERN_TARGET_SECONDS
                 line += (f"  [target {MODERN_TARGET_ACCURACY} % in {MODERN_TARGET_SECONDS:.0f} s: {'met' if met else 'MISSED'};"
@@ -175,7 +177,7 @@ def main() -> None:
         plain, augmented = augmentation_cost(data, args.cost_rounds, args.threads)
         extra = augmented / plain - 1
         print(f"\naugmentation's cost, tutorial net, one epoch (median of {args.cost_rounds}): {plain:.2f} s without, "
-              f"{augmented:.2f} s with all of {','.join(AUGMENTATIONS)}: +{100 * extra:.0f} % "
+              f"{augmented:.2f} s with all of {','.join(AUGMENTATIONS)}: {100 * extra:+.0f} % "
               f"(limit {100 * AUGMENT_COST_LIMIT:.0f} %: {'met' if extra <= AUGMENT_COST_LIMIT else 'MISSED'})")
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 

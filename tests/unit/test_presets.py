@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from mnist_core import netspec
 from mnist_core.augment import augment_batch
 from mnist_core.config import TrainConfig
 from mnist_core.model import Net
@@ -90,9 +91,6 @@ def test_modern_has_the_layers_and_recipe_the_issue_asks_for():
     assert preset.recipe.augment
 
 
-netspec = pytest.importorskip("mnist_core.netspec")
-
-
 def _model(preset: Preset) -> torch.nn.Module:
     return netspec.build_model(netspec.NetSpec.from_dict(preset.spec))
 
@@ -134,3 +132,8 @@ def test_each_preset_takes_training_steps_with_its_recipe(name):
             scheduler.step()
     assert torch.isfinite(loss)
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_expected_accuracy_is_a_percentage():
+    for preset in PRESETS.values():
+        assert 10 < preset.expected_accuracy <= 100

@@ -154,3 +154,12 @@ def test_a_schedule_needs_steps():
     optimizer = build_optimizer(_parameters(), TrainConfig(), Recipe())
     with pytest.raises(ValueError, match="at least 1 step"):
         build_scheduler(optimizer, TrainConfig(), Recipe(schedule="cosine"), 0)
+
+
+def test_learning_rate_curve_warns_about_nothing():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        learning_rate_curve(TrainConfig(), Recipe(optimizer="adam", schedule="onecycle"), 5)
+        learning_rate_curve(TrainConfig(), Recipe(schedule="cosine"), 5)
