@@ -39,6 +39,11 @@ COSINE_FINAL_LEARNING_RATE = 0.0  # cosine annealing ends at this rate on the ru
 
 @dataclass(frozen=True)
 class Recipe:
+    """The tutorial's training recipe unless told otherwise; refuses bad values with a ConfigError whose rule is
+    "choice" (not among OPTIMIZERS, SCHEDULES or AUGMENTATIONS), "boolean", "nesterov_optimizer" (Nesterov on
+    Adam), "number", "range" (weight_decay), "augment_list" (not a list) or "augment_repeated"; and, with a
+    TrainConfig, "nesterov_momentum" (check_recipe_for_config)."""
+
     optimizer: str = _setting("sgd", "sgd (with TrainConfig's momentum), adam, or adamw (decoupled weight decay)")
     nesterov: bool = _setting(False, "SGD only: Nesterov momentum, which looks one step ahead; needs momentum above 0")
     weight_decay: float = _setting(0.0, "pulls every weight towards 0 a little each step (L2); 0 turns it off")
@@ -96,7 +101,7 @@ class Recipe:
 
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}.", name, "choice", value, choices)
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}.", name, "choice", value)
 
 
 def check_recipe_for_config(config: TrainConfig, recipe: Recipe) -> None:
