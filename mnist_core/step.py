@@ -435,7 +435,7 @@ def repeat_steps(lab: StepLab, data: MnistData, n_steps: int, momenta: tuple[flo
             loss = F.nll_loss(model(images[batch]), labels[batch])
             loss.backward()
             optimizer.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         curves.append(LossCurve(label, kind, mu, losses))
     return curves
 
