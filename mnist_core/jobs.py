@@ -17,9 +17,13 @@ from __future__ import annotations
 import copy
 import itertools
 import os
+import re
+import shutil
 import threading
 import time
 import traceback
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -65,9 +69,10 @@ class JobBusyError(ValueError):
 class ServerBusyError(ValueError):
     """Every training slot and every place in the queue is taken: the job was refused, not queued."""
 
-    def __init__(self, slots: int, max_waiting: int) -> None:
-        super().__init__(f"The server is busy: all {slots} training slots are in use and {max_waiting} more "
-                         f"jobs are already waiting. Try again in a few minutes.")
+    def __init__(self, slots: int, max_waiting: int, message: str | None = None) -> None:
+        """message: the text to show instead of the English one, e.g. worded in a UI's language."""
+        super().__init__(message or f"The server is busy: all {slots} training slots are in use and "
+                                    f"{max_waiting} more jobs are already waiting. Try again in a few minutes.")
         self.slots, self.max_waiting = slots, max_waiting
 
 
@@ -500,7 +505,8 @@ class TrainingSession:
             archived = self.job.snapshot().history
             if not self.job.start(state, data, checkpoint_path=self.checkpoint_path):
                 return False
-            self._begin_run(state, RunRecord(next(self._run_ids), config, "trained"), archived)
+            self._begin_run(state, RunRecord(next(self._run_ids), config, "trained", spec=state.spec,
+                                                  recipe=state.recipe), archived)
             return True
 
     def continue_training(self, n_epochs: int, data: MnistData) -> bool:
@@ -533,7 +539,8 @@ class TrainingSession:
                 raise JobBusyError("Stop the training before loading a checkpoint.")
             archived = self.job.snapshot().history
             self.job.adopt(state)
-            self._begin_run(state, RunRecord(next(self._run_ids), state.config, "uploaded", name), archived)
+            self._begin_run(state, RunRecord(next(self._run_ids), state.config, "uploaded", name,
+                                                  state.spec, state.recipe), archived)
             # Under the lock: a job started right after must not have its checkpoint overwritten by this one.
             self.job._checkpoint(state, self.checkpoint_path)  # a failed write shows on the page, never raises
         return state
@@ -563,3 +570,141 @@ class TrainingSession:
                 (record, current if index == len(self._runs) - 1 else self._histories[record.run_id])
                 for index, record in enumerate(self._runs)
             ]
+
+
+# --- a server's sessions ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Remembered:
+    session: TrainingSession
+    last_seen: float  # the registry's clock at this session's last script run
+
+
+class SessionRegistry:
+    """Key -> TrainingSession for a whole server; the sessions of closed tabs are stopped and forgotten.
+
+    A browser tab that is open reruns at least every keep-alive interval (a UI's job to arrange) and
+    marks its session seen. One not seen for ``idle_seconds`` is taken for a closed tab: sweep() stops
+    its job and, once the job's thread has ended, deletes its checkpoint folder and forgets it. Folders
+    under ``root`` that no remembered session owns (left by an earlier server, or by a session forgotten
+    to keep ``max_sessions``) go too once untouched for ``idle_seconds``. Only real folders directly
+    inside ``root`` whose names ``key_pattern`` matches are ever deleted.
+    """
+
+    def __init__(self, root: str | os.PathLike, key_pattern: re.Pattern, idle_seconds: float,
+                 max_sessions: int, clock: Callable[[], float] = time.time) -> None:
+        self.root = Path(root)
+        self.key_pattern = key_pattern
+        self.idle_seconds = idle_seconds
+        self.max_sessions = max_sessions  # idle ones beyond this are forgotten, oldest first (files stay)
+        self._clock = clock  # wall-clock seconds: folder ages compare with file modification times
+        self._lock = threading.Lock()
+        self._remembered: OrderedDict[str, _Remembered] = OrderedDict()  # least recently seen first
+        self._closed = threading.Event()
+        self.last_sweep_error: str | None = None  # the sweeping thread's last failure, if any
+
+    def get_or_add(self, key: str, create: Callable[[], TrainingSession]) -> TrainingSession:
+        """The session remembered for ``key`` (marked seen), else ``create()``'s, remembered.
+
+        create() runs outside the lock (it may read a checkpoint); when two tabs with one link race
+        here, both get the session that was remembered first.
+        """
+        with self._lock:
+            remembered = self._remembered.get(key)
+            if remembered is not None:
+                return self._mark_seen(key, remembered.session)
+        session = create()
+        with self._lock:
+            remembered = self._remembered.get(key)
+            return self._mark_seen(key, session if remembered is None else remembered.session)
+
+    def seen(self, key: str, session: TrainingSession) -> TrainingSession:
+        """Mark a script run of ``session``; the session to use from now on.
+
+        A tab that slept past the idle time finds its session forgotten (job stopped, files deleted):
+        it is remembered again as it is. If another tab has made a new one for the key since, that one.
+        """
+        with self._lock:
+            remembered = self._remembered.get(key)
+            return self._mark_seen(key, session if remembered is None else remembered.session)
+
+    def get(self, key: str) -> TrainingSession | None:
+        """The session remembered for ``key``, without marking it seen."""
+        with self._lock:
+            remembered = self._remembered.get(key)
+            return None if remembered is None else remembered.session
+
+    def _mark_seen(self, key: str, session: TrainingSession) -> TrainingSession:
+        """Callers hold self._lock."""
+        self._remembered[key] = _Remembered(session, self._clock())
+        self._remembered.move_to_end(key)
+        idle = [k for k, r in self._remembered.items() if k != key and not r.session.job.active]
+        for old in idle[: max(0, len(self._remembered) - self.max_sessions)]:
+            del self._remembered[old]
+        return session
+
+    def sweep(self) -> list[str]:
+        """Stop the jobs of sessions unseen for idle_seconds; delete and forget those whose job has ended.
+
+        Returns the keys forgotten. A job stops before its next batch, so its files go at a later sweep.
+        """
+        now = self._clock()
+        forgotten = []
+        with self._lock:
+            for key, remembered in list(self._remembered.items()):
+                if now - remembered.last_seen < self.idle_seconds:
+                    continue
+                remembered.session.stop()
+                if remembered.session.job.active:
+                    continue
+                folder = remembered.session.checkpoint_path.parent if remembered.session.checkpoint_path else None
+                if folder is not None and self._deletable(folder):
+                    shutil.rmtree(folder, ignore_errors=True)
+                del self._remembered[key]
+                forgotten.append(key)
+            owned = {r.session.checkpoint_path.parent.name for r in self._remembered.values()
+                     if r.session.checkpoint_path is not None}
+            for folder in self._orphans(now, owned):
+                shutil.rmtree(folder, ignore_errors=True)
+        return forgotten
+
+    def _deletable(self, folder: Path) -> bool:
+        """A real folder directly inside root, named like a key: never a link, root itself or anything outside."""
+        try:
+            return (self.key_pattern.fullmatch(folder.name) is not None and not folder.is_symlink()
+                    and folder.is_dir() and folder.parent.resolve() == self.root.resolve())
+        except OSError:
+            return False
+
+    def _orphans(self, now: float, owned: set[str]) -> list[Path]:
+        """Session folders in root that no remembered session owns (by name) and nothing touched for idle_seconds."""
+        try:
+            candidates = [folder for folder in self.root.iterdir()
+                          if folder.name not in owned and self._deletable(folder)]
+        except OSError:  # no root yet: nothing to delete
+            return []
+        orphans = []
+        for folder in candidates:
+            try:
+                touched = max(path.lstat().st_mtime for path in [folder, *folder.iterdir()])
+            except OSError:
+                continue
+            if now - touched >= self.idle_seconds:
+                orphans.append(folder)
+        return orphans
+
+    def start_sweeping(self, interval_seconds: float) -> None:
+        """Sweep every interval_seconds in a daemon thread, so the last learners to leave are swept too."""
+        def sweep_until_closed() -> None:
+            while not self._closed.wait(interval_seconds):
+                try:
+                    self.sweep()
+                except Exception as exc:  # keep sweeping; the last failure stays readable
+                    self.last_sweep_error = f"{type(exc).__name__}: {exc}"
+
+        threading.Thread(target=sweep_until_closed, name="mnist-session-sweeper", daemon=True).start()
+
+    def close(self) -> None:
+        """End the sweeping thread, if any."""
+        self._closed.set()

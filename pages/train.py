@@ -8,13 +8,13 @@ import streamlit as st
 from mnist_core import (CheckpointError, ConfigError, TrainConfig, available_devices, checkpoint_bytes, config_errors,
                         predict, to_pixels)
 from mnist_core.checkpoint import MAX_CHECKPOINT_BYTES
-from mnist_core.jobs import DIVERGED, FAILED, FINISHED, STOPPED, WAITING, JobBusyError, default_limiter
+from mnist_core.jobs import BUSY, DIVERGED, FAILED, FINISHED, STOPPED, WAITING, JobBusyError, default_limiter
 from mnist_core.metrics import confusion_matrix, pair_indices, per_class_accuracy, sample_indices
 from ui import train_charts
 from ui.data import data_or_stop
 from ui.i18n import t
 from ui.navigation import ensure_router
-from ui.session import LIVE_REFRESH_SECONDS, get_session, per_model
+from ui.session import LIVE_REFRESH_SECONDS, get_session, per_model, server_busy_message
 
 ensure_router()
 
@@ -104,7 +104,13 @@ def barely_learning_warning(model) -> None:
 def status_message(snapshot) -> None:
     if snapshot.status == WAITING:
         limiter = default_limiter()
-        st.info(t("train.waiting_slot", busy=limiter.in_use, slots=limiter.slots))
+        if snapshot.queue_position:
+            st.info(t("train.waiting_position", position=snapshot.queue_position, busy=limiter.in_use,
+                      slots=limiter.slots))
+        else:  # a slot was free: it starts in a moment
+            st.info(t("train.waiting_slot", busy=limiter.in_use, slots=limiter.slots))
+    elif snapshot.status == BUSY:  # refused at once, nothing changed: the learner may press again later
+        st.warning(server_busy_message())
     elif snapshot.status == STOPPED and snapshot.run_examples_done == 0:
         st.info(t("train.stopped_before_start"))  # stopped while testing first or waiting for a slot
     elif snapshot.status == STOPPED:

@@ -6,12 +6,17 @@ Contract used by other pages (sidebar, drawing page):
   end, stop or upload). Safe to use while a job trains: the job never changes a copy it has handed out.
 - start_training(config=None) -> bool: train a fresh model in the background for this session, e.g. the
   drawing page's quick model (default: QUICK_MODEL_CONFIG). False, and nothing changes, if this session
-  is already training. Poll model_summary() (an st.fragment(run_every=...)) for the end.
+  is already training; ServerBusyError (a ValueError, worded in the page's language) if the server's
+  queue is full. Poll model_summary() (an st.fragment(run_every=...)) for the end.
 - get_session() -> mnist_core.jobs.TrainingSession: the job, the runs and the checkpoint (training page).
+- keep_alive_seconds() -> float: an open tab must run something that calls get_session at least this
+  often (the sidebar's status fragment does), or its session is taken for a closed tab's.
 
 A browser reload starts a new Streamlit session. So that the model and its curves survive it, each
 session carries a random token in the URL (?session=...) and a server-wide registry maps the token back
 to its TrainingSession; after a server restart the token still finds the session's checkpoint on disk.
+A session not seen for MNIST_SESSION_IDLE_MINUTES (default 10) is forgotten: its job is stopped and
+its checkpoint folder deleted (mnist_core.jobs.SessionRegistry).
 """
 
 from __future__ import annotations
@@ -19,8 +24,6 @@ from __future__ import annotations
 import re
 import secrets
 import tempfile
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -28,8 +31,10 @@ from typing import Callable, TypeVar
 import streamlit as st
 
 from mnist_core import CheckpointError, TrainConfig, TrainingState
-from mnist_core.jobs import TrainingSession
+from mnist_core.jobs import (BUSY, ServerBusyError, SessionRegistry, TrainingSession, default_limiter,
+                             session_idle_seconds)
 from ui.data import load_data
+from ui.i18n import t
 
 SESSION_KEY = "training_session"  # st.session_state key of this session's TrainingSession
 TOKEN_PARAM = "session"  # URL query parameter that survives a reload
@@ -37,6 +42,8 @@ TOKEN_PATTERN = re.compile(r"[0-9a-f]{32}")  # secrets.token_hex(16); also keeps
 CHECKPOINT_ROOT = Path(tempfile.gettempdir()) / "mnist-dashboard"
 CHECKPOINT_NAME = "checkpoint.pt"
 MAX_REMEMBERED_SESSIONS = 200  # idle sessions beyond this are forgotten, oldest first (their files stay)
+SWEEP_INTERVAL_SECONDS = 30.0  # a closed tab's job trains at most about this long past the idle time
+KEEP_ALIVES_PER_IDLE_TIME = 3  # an open tab marks its session seen this often within each idle period
 # Bolder steps than the tutorial's 0.01 / 0.5: one epoch of the 4,000 embedded digits then reaches about
 # 85% test accuracy instead of 44% (measured, seed 1), so a quick model reads most drawings.
 QUICK_MODEL_CONFIG = TrainConfig(n_epochs=1, learning_rate=0.05, momentum=0.9)
@@ -51,31 +58,16 @@ class ModelSummary:
     accuracy: float | None = None  # last test accuracy, 0-1
 
 
-class _Registry:
-    """Token -> TrainingSession for the whole server, least recently used first."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._sessions: OrderedDict[str, TrainingSession] = OrderedDict()
-
-    def get(self, token: str) -> TrainingSession | None:
-        with self._lock:
-            session = self._sessions.get(token)
-            if session is not None:
-                self._sessions.move_to_end(token)
-            return session
-
-    def add(self, token: str, session: TrainingSession) -> None:
-        with self._lock:
-            self._sessions[token] = session
-            idle = [t for t, s in self._sessions.items() if not s.job.active and t != token]
-            for old in idle[: max(0, len(self._sessions) - MAX_REMEMBERED_SESSIONS)]:
-                del self._sessions[old]
-
-
 @st.cache_resource(show_spinner=False)
-def _registry() -> _Registry:
-    return _Registry()
+def _registry() -> SessionRegistry:
+    """Every session of this server; a daemon thread forgets those of closed tabs."""
+    registry = SessionRegistry(CHECKPOINT_ROOT, TOKEN_PATTERN, session_idle_seconds(), MAX_REMEMBERED_SESSIONS)
+    registry.start_sweeping(SWEEP_INTERVAL_SECONDS)
+    return registry
+
+
+def keep_alive_seconds() -> float:
+    return _registry().idle_seconds / KEEP_ALIVES_PER_IDLE_TIME
 
 
 def checkpoint_path(token: str) -> Path:
@@ -97,18 +89,21 @@ def _restore_or_create(token: str) -> TrainingSession:
 
 
 def get_session() -> TrainingSession:
-    """This browser session's TrainingSession, created on first use and found again after a reload."""
+    """This browser session's TrainingSession, created on first use and found again after a reload.
+
+    Every call marks the session seen: a tab that runs no script for the idle time counts as closed.
+    """
     session = st.session_state.get(SESSION_KEY)
     if session is None:
         token = st.query_params.get(TOKEN_PARAM, "")
         if not TOKEN_PATTERN.fullmatch(token):
             token = secrets.token_hex(16)
-        session = _registry().get(token)
-        if session is None:
-            session = _restore_or_create(token)
-            _registry().add(token, session)
+        session = _registry().get_or_add(token, lambda: _restore_or_create(token))
+    else:
+        token = session.checkpoint_path.parent.name
+        session = _registry().seen(token, session)  # another tab with this link may have made a new one
+    if st.session_state.get(SESSION_KEY) is not session:
         st.session_state[SESSION_KEY] = session
-    token = session.checkpoint_path.parent.name
     if st.query_params.get(TOKEN_PARAM) != token:  # page switches drop query parameters
         st.query_params[TOKEN_PARAM] = token
     return session
@@ -147,5 +142,20 @@ def per_model(key: str, model: TrainingState, compute: Callable[[TrainingState],
 
 
 def start_training(config: TrainConfig | None = None) -> bool:
-    """Train a fresh model for this session in the background; False if one is already training."""
-    return get_session().start_new(config or QUICK_MODEL_CONFIG, load_data())
+    """Train a fresh model for this session in the background; False if one is already training.
+
+    Raises ServerBusyError, worded in the page's language, when every slot and place in the queue is taken.
+    """
+    session = get_session()
+    if session.start_new(config or QUICK_MODEL_CONFIG, load_data()):
+        return True
+    if session.snapshot().status == BUSY:
+        limiter = default_limiter()
+        raise ServerBusyError(limiter.slots, limiter.max_waiting, message=server_busy_message())
+    return False
+
+
+def server_busy_message() -> str:
+    """The learner's "server busy, try again" in the page's language."""
+    limiter = default_limiter()
+    return t("common.server_busy", slots=limiter.slots, waiting=limiter.max_waiting)

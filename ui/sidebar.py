@@ -11,7 +11,7 @@ from mnist_core import MnistData, resolve_device
 from mnist_core.data import DATA_DIR_ENV, SKIPPED_FOLDER, SOURCE_EMBEDDED
 from ui.data import load_data
 from ui.i18n import t
-from ui.session import model_summary
+from ui.session import keep_alive_seconds, model_summary
 
 SIDEBAR_REFRESH_SECONDS = 2.0  # the training page has its own, faster live view
 
@@ -62,7 +62,9 @@ def _model_section() -> None:
     st.subheader(t("app.model_heading"))
     training = model_summary().status == "training"
     # While this session trains, only this caption reruns, every SIDEBAR_REFRESH_SECONDS, on any page.
-    st.fragment(run_every=SIDEBAR_REFRESH_SECONDS if training else None)(_model_status)(training)
+    # Otherwise it reruns now and then all the same: that marks the session seen, so an open tab that
+    # nobody touches is not taken for a closed one (whose job would be stopped and files deleted).
+    st.fragment(run_every=SIDEBAR_REFRESH_SECONDS if training else keep_alive_seconds())(_model_status)(training)
 
 
 def render_sidebar() -> None:

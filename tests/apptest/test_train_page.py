@@ -6,12 +6,13 @@ AppTest does not run a fragment's run_every timer, so the tests poll the job wit
 from __future__ import annotations
 
 import json
+import secrets
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from mnist_core import TrainConfig
-from tests.apptest.app import open_page, train_until_done
+from tests.apptest.app import TRAIN_WAIT_S, open_page, train_until_done
 from ui.i18n import LANGUAGE_KEY, strings
 from ui.session import SESSION_KEY, TOKEN_PARAM
 
@@ -203,3 +204,71 @@ def test_a_run_that_learned_nothing_says_why(learning_rate, cause):
     assert [w.value for w in app.warning] == [
         EN["train.barely_learning"].format(epochs=1, accuracy=f"{accuracy:.1%}", guessing="10%") + " "
         + EN[cause].format(lr=f"{learning_rate:g}", tutorial_lr="0.01")]
+
+
+@pytest.fixture
+def server_with_one_busy_slot(monkeypatch):
+    """Make the server's limiter one slot, taken by another learner, with room for max_waiting more."""
+    from mnist_core import jobs
+
+    made = []
+
+    def make(max_waiting: int) -> jobs.SlotLimiter:
+        limiter = jobs.SlotLimiter(1, max_waiting=max_waiting)
+        assert limiter.acquire()
+        monkeypatch.setattr(jobs, "_default_limiter", limiter)  # sessions made from now on queue here
+        made.append(limiter)
+        return limiter
+
+    yield make
+    for limiter in made:
+        limiter.release()
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_full_server_says_busy_and_changes_nothing(server_with_one_busy_slot, language):
+    server_with_one_busy_slot(max_waiting=0)
+    app = open_train_page(language)
+    app.number_input(key="train_n_epochs").set_value(1).run()
+    app.button(key="train_start").click().run()
+    assert not app.exception
+    busy = strings(language)["common.server_busy"].format(slots=1, waiting=0)
+    assert [w.value for w in app.warning] == [busy]
+    assert not app.button(key="train_start").disabled  # the learner may try again
+    assert app.button(key="train_stop").disabled
+    session = app.session_state[SESSION_KEY]
+    assert not session.job.active and session.runs() == [] and session.model() is None
+
+
+def test_a_waiting_job_shows_its_place_in_line(server_with_one_busy_slot):
+    limiter = server_with_one_busy_slot(max_waiting=2)
+    ahead = limiter.enqueue()  # another learner is waiting already
+    app = open_train_page()
+    app.number_input(key="train_n_epochs").set_value(1).run()
+    app.button(key="train_start").click().run()
+    second = EN["train.waiting_position"].format(position=2, busy=1, slots=1)
+    assert second in [i.value for i in app.info]
+    limiter.cancel(ahead)
+    app.run()
+    assert EN["train.waiting_position"].format(position=1, busy=1, slots=1) in [i.value for i in app.info]
+    app.button(key="train_stop").click().run()
+    session = app.session_state[SESSION_KEY]
+    assert session.job.join(TRAIN_WAIT_S)
+    assert not app.exception
+
+
+def test_a_closed_tabs_session_is_forgotten_and_its_files_deleted(trained_state):
+    from mnist_core import save_checkpoint
+    from ui.session import _registry, checkpoint_path
+
+    token = secrets.token_hex(16)
+    saved = save_checkpoint(trained_state, checkpoint_path(token))
+    app = open_train_page(token=token)  # restored from the file, as after a server restart
+    assert app.dataframe
+    registry = _registry()
+    registry._remembered[token].last_seen -= registry.idle_seconds  # nobody has seen it for the idle time
+    assert token in registry.sweep()
+    assert not saved.parent.exists()
+    reopened = open_train_page(token=token)  # the link, opened again later: a new, empty session
+    assert not reopened.dataframe
+    assert reopened.session_state[SESSION_KEY] is not app.session_state[SESSION_KEY]
