@@ -5,16 +5,19 @@ AppTest does not run a fragment's run_every timer, so the tests poll the job wit
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_core import TrainConfig
+from mnist_core import History, TrainConfig, checkpoint_bytes, load_checkpoint
 from tests.apptest.app import TRAIN_WAIT_S, open_page, train_until_done
 from ui.i18n import LANGUAGE_KEY, strings
 from ui.session import SESSION_KEY, TOKEN_PARAM
+from ui.train_charts import MAX_CURVE_POINTS
 
 EN, ZH = strings("en"), strings("zh")
 
@@ -272,3 +275,31 @@ def test_a_closed_tabs_session_is_forgotten_and_its_files_deleted(trained_state)
     reopened = open_train_page(token=token)  # the link, opened again later: a new, empty session
     assert not reopened.dataframe
     assert reopened.session_state[SESSION_KEY] is not app.session_state[SESSION_KEY]
+
+
+def plotly_values(values) -> list:
+    """A trace's x or y from a figure's JSON: a plain list, or Plotly's binary form for numpy arrays."""
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
+    return values
+
+
+def test_a_long_history_is_drawn_from_a_bounded_number_of_points_and_keeps_its_spike(trained_state):
+    """200,000 logged losses (batch size 1, logged every batch, for 3+ epochs of the full set) with one
+    spike: the live chart gets at most MAX_CURVE_POINTS of them, the first, the last and the spike."""
+    n_points, spike_at = 200_000, 123_457
+    losses = np.linspace(2.3, 0.1, n_points)
+    losses[spike_at] = 7.5
+    state = load_checkpoint(checkpoint_bytes(trained_state))
+    old = state.history
+    state.history = History(train_losses=losses, train_counter=np.arange(n_points), test_losses=list(old.test_losses),
+                            test_counter=list(old.test_counter), test_accuracy=list(old.test_accuracy))
+    app = open_train_page()
+    app.session_state[SESSION_KEY].load_checkpoint(checkpoint_bytes(state), name="long.pt")
+    app.run()
+    live = next(json.loads(chart.proto.spec) for chart in app.get("plotly_chart")
+                if EN["train.chart_examples_axis"] in chart.proto.spec)
+    x, y = plotly_values(live["data"][0]["x"]), plotly_values(live["data"][0]["y"])
+    assert len(x) == len(y) <= MAX_CURVE_POINTS
+    assert (x[0], x[-1]) == (0, n_points - 1)
+    assert max(y) == 7.5 and x[y.index(7.5)] == spike_at
