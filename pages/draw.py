@@ -43,6 +43,9 @@ MODEL_SOURCE_KEY = "draw_model_source"
 OFFERED_SOURCES_KEY = "draw_offered_sources"  # the model choices of the previous run
 UPLOADED_MODEL_KEY = "draw_uploaded_model"  # (file_id, Net or None, error or None)
 SESSION_MODEL_KEY = "draw_session_model"
+MAX_SHOWN_MAPS = 32  # feature maps drawn per conv layer: a 96-channel layer would fill the page with tiny maps
+MAPS_HEIGHT = {1: 230, 2: 300}  # px of a maps figure by rows of maps (10 a row) ...
+MAP_ROW_HEIGHT = 90  # ... and px for each row beyond two
 
 
 def clear_canvas() -> None:
@@ -218,8 +221,12 @@ def show_inside(model, prepared) -> None:
     for name, maps in activations.items():
         title = t(f"draw.{name}_title") if tutorial else t(
             "draw.conv_maps_title", name=name, count=len(maps), height=maps.shape[1], width=maps.shape[2])
-        st.plotly_chart(draw_figures.maps_figure(maps, title, "draw.map_label", height=230 if len(maps) <= 10 else 300),
-                        key=f"draw_{name}_maps")
+        if len(maps) > MAX_SHOWN_MAPS:  # a wide layer: the first maps, and the count said
+            title = t("lab.maps_shown", title=title, shown=MAX_SHOWN_MAPS, count=len(maps))
+        shown = maps[:MAX_SHOWN_MAPS]
+        rows = -(-len(shown) // draw_figures.MAPS_PER_ROW)
+        st.plotly_chart(draw_figures.maps_figure(shown, title, "draw.map_label", height=MAPS_HEIGHT[min(rows, 2)]
+                                                 + MAP_ROW_HEIGHT * max(rows - 2, 0)), key=f"draw_{name}_maps")
     kernels = conv1_kernels(model)
     if kernels is not None:
         title = t("draw.kernels_title") if tutorial else t(

@@ -16,22 +16,20 @@ from mnist_core.shapes import (
     pool_output_steps,
     pytorch_output_shape,
     same_padding_plan,
-    seed_input_shape,
     seed_network_table,
-    trace_chain,
 )
 from mnist_core.model import CONV1_CHANNELS, IMAGE_SIZE, KERNEL_SIZE, POOL_SIZE
 from ui.i18n import t
+from ui.step_tensor_lab import tensor_lab_section
 from ui.navigation import ensure_router
-from ui.shapes_chain import FIELD_BOUNDS, add_layer, as_layer, chain_rows, layer_row_controls, reset_to_seed
+from ui.shapes_chain import FIELD_BOUNDS
+from ui.shapes_network import shapes_network_section
 from ui.shapes_figures import MAX_PICTURE_CELLS, formula_latex, output_positions, rule_text, sliding_window_figure
 
 ensure_router()
 
 PRESETS = ("valid", "same", "custom")
 DEFAULTS = {CONV: {"f": KERNEL_SIZE, "s": 1}, POOL: {"f": POOL_SIZE, "s": POOL_SIZE}}  # the seed's conv1 and pool
-NEW_CONV = ConvLayer(CONV1_CHANNELS, 3)  # what "add a conv layer" appends: a common 3 x 3 kernel
-NEW_POOL = PoolLayer(POOL_SIZE)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -204,39 +202,8 @@ channels, side, _ = next(row for row in reversed(table) if len(row.output_shape)
 st.markdown(t("shapes.seed_why_320", channels=channels, side=side, flat=flat.output_shape[0],
               total=f"{sum(row.parameters for row in table):,}"))
 
-# --- Your own chain -------------------------------------------------------------------------
-st.header(t("shapes.chain_heading"))
-input_shape = seed_input_shape()
-st.write(t("shapes.chain_intro", shape=shape_text(input_shape)))
-rows = chain_rows()
-trace = trace_chain([as_layer(row) for row in rows], input_shape)
+# --- Your own network -----------------------------------------------------------------------
+shapes_network_section()
 
-
-def describe_result(step) -> None:
-    if step.error is not None:
-        st.error(t("shapes.chain_impossible", shape=shape_text(step.input_shape), reason=rule_text(step.error)),
-                 icon=":material/block:")
-    elif not step.reached:
-        st.caption(t("shapes.chain_unreached"))
-    else:
-        st.markdown(t("shapes.chain_result", input=shape_text(step.input_shape), output=shape_text(step.output_shape),
-                      parameters=f"{step.parameters:,}"))
-
-
-for index, (row, step) in enumerate(zip(rows, trace.layers)):
-    layer_row_controls(index, row, step, describe_result)
-
-buttons = st.columns(3)
-buttons[0].button(t("shapes.chain_add_conv"), on_click=add_layer, args=(NEW_CONV,), key="shapes_chain_add_conv",
-                  icon=":material/add:")
-buttons[1].button(t("shapes.chain_add_pool"), on_click=add_layer, args=(NEW_POOL,), key="shapes_chain_add_pool",
-                  icon=":material/add:")
-buttons[2].button(t("shapes.chain_reset"), on_click=reset_to_seed, key="shapes_chain_reset",
-                  icon=":material/restart_alt:")
-
-if trace.first_error is not None:
-    st.error(t("shapes.chain_failed", number=trace.first_error + 1))
-else:
-    output = trace.output_shape
-    st.success(t("shapes.chain_output", shape=shape_text(output), flat=math.prod(output),
-                 parameters=f"{trace.total_parameters:,}"))
+# --- The tensor lab ----------------------------------------------------------------------------
+tensor_lab_section()

@@ -14,11 +14,13 @@ from ui import train_charts
 from ui.data import data_or_stop
 from ui.i18n import t
 from ui.navigation import ensure_router
+from ui.network_section import network_section
+from ui.recipe_section import recipe_section
+from ui.run_comparison import compare_runs
 from ui.session import LIVE_REFRESH_SECONDS, get_session, per_model, server_busy_message
 
 ensure_router()
 
-LEARNING_RATES = [float(f"{10 ** (k / 4):.3g}") for k in range(-16, 5)]  # 0.0001 ... 10, four steps a decade
 GRID_IMAGES = 12
 GALLERY_IMAGES = 24
 WAS_ACTIVE_KEY = "train_was_active"
@@ -52,10 +54,7 @@ def settings_form() -> TrainConfig | None:
     st.subheader(t("train.settings_heading"))
     left, middle, right = st.columns(3)
     left.number_input(t("train.epochs"), step=1, key=widget_key("n_epochs"), help=t("train.epochs_help"))
-    left.select_slider(t("train.learning_rate"), options=LEARNING_RATES, key=widget_key("learning_rate"),
-                       format_func=lambda rate: f"{rate:g}", help=t("train.learning_rate_help"))
-    left.slider(t("train.momentum"), min_value=0.0, max_value=0.99, step=0.01, key=widget_key("momentum"),
-                help=t("train.momentum_help"))
+    # The learning rate and momentum are drawn in the Recipe section, beside the optimizer that uses them.
     middle.number_input(t("train.batch_size_train"), step=16, key=widget_key("batch_size_train"),
                         help=t("train.batch_size_train_help"))
     middle.number_input(t("train.batch_size_test"), step=100, key=widget_key("batch_size_test"),
@@ -69,7 +68,7 @@ def settings_form() -> TrainConfig | None:
         right.selectbox(t("train.device"), ["auto", *devices], key=widget_key("device"), help=t("train.device_help"))
     else:
         st.session_state[widget_key("device")] = "auto"
-    st.button(t("train.reset"), on_click=reset_settings, help=t("train.reset_help"))
+    st.button(t("train.reset"), on_click=reset_settings, help=t("train.reset_help"), key="train_reset")
 
     values = {field: st.session_state[widget_key(field)] for field in FIELDS}
     errors = config_errors(values)
@@ -267,43 +266,20 @@ def checkpoint_section(model, snapshot, data) -> None:
                 st.success(t("train.upload_ok", name=upload.name))
 
 
-def run_label(record) -> str:
-    """Names a run by what sets it apart. Not its epochs: Continue changes them, and a selectbox
-    keeps showing the label its option had when it was picked."""
-    config = record.config
-    origin = t("train.run_uploaded", name=record.name) if record.origin == "uploaded" else ""
-    return t("train.run_label", number=record.run_id, lr=f"{config.learning_rate:g}", momentum=config.momentum,
-             batch=config.batch_size_train) + origin
-
-
-def compare_runs() -> None:
-    runs = [(record, history) for record, history in session.runs() if history.train_losses]  # drawn curves only
-    if len(runs) < 2:
-        return
-    st.subheader(t("train.compare_heading"))
-    labels = [run_label(record) for record, _ in runs]
-    left, right = st.columns(2)
-    # Keys named after the number of runs: a new run resets the choice to the newest two.
-    first = left.selectbox(t("train.compare_first"), range(len(runs)), index=len(runs) - 2,
-                           format_func=labels.__getitem__, key=f"train_compare_first_{len(runs)}")
-    second = right.selectbox(t("train.compare_second"), range(len(runs)), index=len(runs) - 1,
-                             format_func=labels.__getitem__, key=f"train_compare_second_{len(runs)}")
-    chosen = [(t("train.run_short", number=runs[i][0].run_id), runs[i][1]) for i in (first, second)]
-    st.plotly_chart(train_charts.comparison_figure(chosen), key="train_compare_chart")
-
-
 st.title(t("train.title"))
 st.markdown(t("train.intro"))
 data = data_or_stop()
 session = get_session()
 
+network = network_section()
 config = settings_form()
+recipe = recipe_section(config, data)
 snapshot = session.snapshot()
 train_column, stop_column, _ = st.columns([1, 1, 4])
-if train_column.button(t("train.start"), type="primary", disabled=config is None or snapshot.active,
-                       key="train_start"):
+ready = config is not None and recipe is not None and network.ok  # each section has said what is wrong
+if train_column.button(t("train.start"), type="primary", disabled=not ready or snapshot.active, key="train_start"):
     try:
-        if session.start_new(config, data):
+        if session.start_new(config, data, spec=network.spec, recipe=recipe):
             st.rerun()
     except ValueError as exc:  # e.g. a device that disappeared
         st.error(f"**{t('train.start_failed')}** {exc}")
@@ -318,4 +294,4 @@ model = session.model()
 checkpoint_section(model, snapshot, data)
 if model is not None and not snapshot.active:
     results(model, data)
-compare_runs()
+compare_runs(session)

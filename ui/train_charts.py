@@ -14,6 +14,7 @@ from ui.i18n import t
 TRAIN_COLOR = "#1f77b4"  # the seed's plot: blue train-loss line ...
 TEST_COLOR = "#d62728"  # ... red test-loss dots
 COMPARE_COLORS = ("#1f77b4", "#ff7f0e")
+COMPARE_LEGEND_HEIGHT = 60  # pixels: the legend names every run's three series under the plots
 MISTAKE_COLOR = "#d62728"
 CHART_HEIGHT = 380
 GRID_COLUMNS = 6
@@ -91,17 +92,32 @@ def training_figure(history: History) -> go.Figure:
 
 
 def comparison_figure(runs: list[tuple[str, History]]) -> go.Figure:
-    """Two (or more) runs' loss curves on one pair of axes."""
-    figure = go.Figure()
-    for (name, history), color in zip(runs, COMPARE_COLORS * len(runs)):
-        figure.add_traces(_loss_traces(history, f" · {name}", color, color))
-    figure.update_layout(
-        height=CHART_HEIGHT, margin={"t": 40, "b": 40, "l": 60, "r": 20}, title=t("train.compare_chart_title"),
-        xaxis_title=t("train.chart_examples_axis"), yaxis_title=t("train.chart_loss_axis"),
-        legend={"orientation": "h", "y": -0.25},
+    """Runs' loss curves on one pair of axes, and their test accuracy per epoch beside them."""
+    colors = COMPARE_COLORS * len(runs)
+    accuracy = [
+        go.Scatter(x=list(range(len(history.test_accuracy))), y=[100 * a for a in history.test_accuracy],
+                   mode="lines+markers", line={"color": color}, name=t("train.chart_accuracy") + f" · {name}",
+                   hovertemplate=t("train.chart_hover_accuracy") + "<extra></extra>", xaxis="x2", yaxis="y2")
+        for (name, history), color in zip(runs, colors)
+    ]
+    losses = [trace for (name, history), color in zip(runs, colors)
+              for trace in _loss_traces(history, f" · {name}", color, color)]
+    return go.Figure(
+        data=[*losses, *accuracy],
+        layout={
+            "xaxis": {"domain": LOSS_DOMAIN, "anchor": "y", "rangemode": "nonnegative",
+                      "title": {"text": t("train.chart_examples_axis")}},
+            "yaxis": {"anchor": "x", "title": {"text": t("train.chart_loss_axis")}, "rangemode": "tozero"},
+            "xaxis2": {"domain": ACCURACY_DOMAIN, "anchor": "y2", "dtick": 1, "rangemode": "nonnegative",
+                       "title": {"text": t("train.chart_epoch_axis")}},
+            "yaxis2": {"anchor": "x2", "range": [0, 105], "title": {"text": t("train.chart_accuracy_axis")}},
+            "annotations": [_subplot_title(t("train.chart_loss_title"), LOSS_DOMAIN),
+                            _subplot_title(t("train.chart_accuracy_title"), ACCURACY_DOMAIN)],
+            "title": {"text": t("lab.compare_chart_title")},
+            "height": CHART_HEIGHT + COMPARE_LEGEND_HEIGHT, "margin": {"t": 70, "b": 40, "l": 60, "r": 20},
+            "legend": {"orientation": "h", "y": -0.25}, "hovermode": "closest",
+        },
     )
-    figure.update_yaxes(rangemode="tozero")
-    return figure
 
 
 def digit_grid_figure(pixels: torch.Tensor, labels: torch.Tensor, predicted: torch.Tensor,

@@ -74,7 +74,8 @@ def test_flooring_case_28_5_stride_2_gives_12():
 def test_impossible_conv_names_the_rule_without_a_traceback():
     app = set_numbers(open_shapes(), shapes_n=5, shapes_conv_f=7)
     assert "Impossible layer: kernel 7 is larger than the padded input 5." in texts(app.error)
-    assert not app.metric  # no size is shown for a layer that cannot exist
+    # no size is shown for a layer that cannot exist (the network editor's totals below are metrics too)
+    assert "Output size o × o" not in [metric.label for metric in app.metric]
     assert any("PyTorch refuses this layer too" in text for text in texts(app.markdown))
     assert any("Kernel size can't be greater than actual input size" in text for text in texts(app.code))
     assert "Choose a possible layer to see its sliding window." in texts(app.info)
@@ -165,62 +166,69 @@ def test_picture_is_skipped_for_a_large_input():
     assert any("200 cells across" in text for text in texts(app.info))
 
 
-def test_chain_starts_as_the_seed_and_reports_320(app):
-    successes = texts(app.success)
-    assert any("**20 × 4 × 4**: 320 numbers" in text for text in successes), successes
-    results = [text for text in texts(app.markdown) if "→" in text]
-    assert results == [
-        "1 × 28 × 28 → **10 × 24 × 24**, 260 parameters",
-        "10 × 24 × 24 → **10 × 12 × 12**, 0 parameters",
-        "10 × 12 × 12 → **20 × 8 × 8**, 5,020 parameters",
-        "20 × 8 × 8 → **20 × 4 × 4**, 0 parameters",
-    ]
+TUTORIAL_ROWS = [
+    "1 × 28 × 28 → **10 × 24 × 24**, 260 parameters",
+    "10 × 24 × 24 → **10 × 12 × 12**, 0 parameters",
+    "10 × 12 × 12 → **10 × 12 × 12**, 0 parameters",
+    "10 × 12 × 12 → **20 × 8 × 8**, 5,020 parameters",
+    "20 × 8 × 8 → **20 × 8 × 8**, 0 parameters",
+    "20 × 8 × 8 → **20 × 4 × 4**, 0 parameters",
+    "20 × 4 × 4 → **20 × 4 × 4**, 0 parameters",
+    "20 × 4 × 4 → **320**, 0 parameters",
+    "320 → **50**, 16,050 parameters",
+    "50 → **50**, 0 parameters",
+    "50 → **50**, 0 parameters",
+    "50 → **10**, 510 parameters",
+]
 
 
-def chain_results(app: AppTest) -> list[str]:
+def network_results(app: AppTest) -> list[str]:
     return [text for text in texts(app.markdown) if "→" in text]
 
 
-def test_chain_marks_the_first_impossible_layer():
+def test_network_starts_as_the_tutorial_down_to_its_10_scores(app):
+    """The editor replaced the conv-and-pool chain: it now runs on through view(-1, 320) to the 10 scores."""
+    assert network_results(app) == TUTORIAL_ROWS
+    assert [metric.value for metric in app.metric][-3:] == ["21,840", "6.7 MB", "10"]
+
+
+def test_32_pixels_break_view_320_and_adaptive_pooling_mends_it():
+    app = set_numbers(open_shapes(), shapes_lab_input_size=32)
+    assert network_results(app)[7] == "20 × 5 × 5 → **500**, 0 parameters"
+    breaks = [text for text in texts(app.error) if "first Linear layer" in text]
+    assert breaks and "gets 500 features" in breaks[0] and "in_features 320" in breaks[0], texts(app.error)
+    assert any("500 features" in text and "320" in text for text in texts(app.warning))  # marked on its row
+    app.selectbox(key="lab_shapes_add_type").set_value("AdaptiveAvgPool2d")
+    app.number_input(key="lab_shapes_add_at").set_value(8)
+    app.button(key="lab_shapes_add").click().run()
+    new_row = app.session_state["lab_shapes_rows"][7]
+    assert new_row["type"] == "AdaptiveAvgPool2d"
+    set_numbers(app, **{f"lab_shapes_{new_row['id']}_output_size": 4})
+    assert network_results(app)[7:9] == ["20 × 5 × 5 → **20 × 4 × 4**, 0 parameters",
+                                         "20 × 4 × 4 → **320**, 0 parameters"]
+    assert not app.error
+    assert any("every Linear layer gets as many features" in text for text in texts(app.success))
+
+
+def test_network_survives_a_page_switch():
     app = open_shapes()
-    for _ in range(2):
-        app.button(key="shapes_chain_add_pool").click().run()  # 4 -> 2 -> 1
-    app.button(key="shapes_chain_add_conv").click().run()  # kernel 3 on 1 x 1
-    app.button(key="shapes_chain_add_pool").click().run()
-    assert not app.exception
-    assert "Impossible on 20 × 1 × 1: kernel 3 is larger than the padded input 1." in texts(app.error)
-    assert "Layer 7 cannot work, so the chain stops there." in texts(app.error)
-    assert "Not reached: an earlier layer is impossible." in texts(app.caption)
-
-
-def test_chain_edit_reorder_and_remove():
-    app = open_shapes()
-    rows = app.session_state["shapes_chain"]
-    first_id = rows[0]["id"]
-    app.number_input(key=f"shapes_chain_{first_id}_padding").set_value(2).run()  # conv1 now keeps 28
-    assert chain_results(app)[0] == "1 × 28 × 28 → **10 × 28 × 28**, 260 parameters"
-    app.button(key=f"shapes_chain_{rows[1]['id']}_up").click().run()  # pool first
-    assert chain_results(app)[:2] == [
-        "1 × 28 × 28 → **1 × 14 × 14**, 0 parameters",
-        "1 × 14 × 14 → **10 × 14 × 14**, 260 parameters",
-    ]
-    app.button(key=f"shapes_chain_{app.session_state['shapes_chain'][0]['id']}_remove").click().run()
-    assert chain_results(app)[0] == "1 × 28 × 28 → **10 × 28 × 28**, 260 parameters"
-    assert len(app.session_state["shapes_chain"]) == 3
-    app.button(key="shapes_chain_reset").click().run()
-    assert len(chain_results(app)) == 4 and any("320 numbers" in text for text in texts(app.success))
-
-
-def test_chain_survives_a_page_switch():
-    app = open_shapes()
-    app.button(key="shapes_chain_add_pool").click().run()
-    first_id = app.session_state["shapes_chain"][0]["id"]
-    app.number_input(key=f"shapes_chain_{first_id}_kernel_size").set_value(3).run()
-    before = chain_results(app)
+    first = app.session_state["lab_shapes_rows"][0]
+    set_numbers(app, **{f"lab_shapes_{first['id']}_kernel_size": 3})
+    before = network_results(app)
+    assert before[0] == "1 × 28 × 28 → **10 × 26 × 26**, 100 parameters"
     app.switch_page("pages/home.py").run()
     app.switch_page("pages/shapes.py").run()
-    assert chain_results(app) == before and len(before) == 5
-    assert before[0] == "1 × 28 × 28 → **10 × 26 × 26**, 100 parameters"
+    assert network_results(app) == before
+
+
+def test_open_in_the_train_page_carries_the_network_over():
+    app = open_shapes()
+    app.button(key=f"lab_shapes_{app.session_state['lab_shapes_rows'][1]['id']}_remove").click().run()
+    layers = [{"type": row["type"], **row["args"]} for row in app.session_state["lab_shapes_rows"]]
+    app.button(key="shapes_lab_open_train").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert [{"type": row["type"], **row["args"]} for row in app.session_state["lab_train_rows"]] == layers
+    assert app.session_state["lab_train_preset"] == "custom"
 
 
 def test_chinese_flooring_and_impossible_cases():
@@ -231,7 +239,7 @@ def test_chinese_flooring_and_impossible_cases():
     assert "PyTorch 结果一致：真实的前向传播得到相同的尺寸。" in texts(app.success)
     app = set_numbers(app, shapes_conv_s=1, shapes_n=5, shapes_conv_f=7)
     assert "无法构成的层：卷积核 7 大于填充后的输入 5。" in texts(app.error)
-    assert not app.metric
+    assert "输出尺寸" not in [metric.label for metric in app.metric]  # the calculator shows no size
 
 
 def test_language_switch_keeps_the_numbers():

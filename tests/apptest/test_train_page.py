@@ -53,7 +53,7 @@ def test_reset_brings_back_the_tutorials_values():
     app.number_input(key="train_n_epochs").set_value(7)
     app.slider(key="train_momentum").set_value(0.9)
     app.select_slider(key="train_learning_rate").set_value(0.1).run()
-    app.button[0].click().run()  # the reset button comes first
+    app.button(key="train_reset").click().run()
     assert app.number_input(key="train_n_epochs").value == 3
     assert app.slider(key="train_momentum").value == 0.5
     assert app.select_slider(key="train_learning_rate").value == 0.01
@@ -182,14 +182,17 @@ def test_two_runs_overlay_on_one_chart(trained_state):
         app.session_state[SESSION_KEY].load_checkpoint(checkpoint_bytes(trained_state), name=name)
     app.run()
     first, second = app.selectbox(key="train_compare_first_2"), app.selectbox(key="train_compare_second_2")
-    labels = [EN["train.run_label"].format(number=n, lr="0.01", momentum=0.5, batch=64)
+    labels = [EN["lab.run_label"].format(number=n, network="tutorial", parameters="21,840", optimizer="SGD", lr="0.01")
               + EN["train.run_uploaded"].format(name=name) for n, name in ((1, "a.pt"), (2, "b.pt"))]
     assert first.options == second.options == labels
     assert (first.value, second.value) == (0, 1)  # the newest two
     compared = next(json.loads(chart.proto.spec) for chart in app.get("plotly_chart")
-                    if EN["train.compare_chart_title"] in chart.proto.spec)
-    assert [trace["name"] for trace in compared["data"]][::2] == [  # each run's train loss, then its test loss
-        EN["train.chart_train_loss"] + " · " + EN["train.run_short"].format(number=number) for number in (1, 2)]
+                    if EN["lab.compare_chart_title"] in chart.proto.spec)
+    runs = [" · " + EN["train.run_short"].format(number=number) for number in (1, 2)]
+    assert [trace["name"] for trace in compared["data"]] == [  # each run's train and test loss, then the accuracies
+        EN["train.chart_train_loss"] + runs[0], EN["train.chart_test_loss"] + runs[0],
+        EN["train.chart_train_loss"] + runs[1], EN["train.chart_test_loss"] + runs[1],
+        EN["train.chart_accuracy"] + runs[0], EN["train.chart_accuracy"] + runs[1]]
 
 
 @pytest.mark.parametrize(("learning_rate", "cause"), [

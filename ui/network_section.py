@@ -1,0 +1,93 @@
+"""The Train page's "Network" section: a preset picker, reset, JSON download and upload, and the editor."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mnist_core import TrainConfig
+from mnist_core.netspec import NetSpec, SpecError, check_spec
+from mnist_core.presets import PRESETS
+from ui.i18n import t
+from ui.net_editor import (CUSTOM, EditorResult, base_preset, error_text, layers_of, load_preset, net_editor,
+                           preset_of, rows, set_layers)
+from ui.recipe_section import set_recipe_widgets
+
+PLACE = "train"  # the editor's state in st.session_state: the network the Train button trains
+CHOICE_KEY = "lab_train_preset_choice"
+UPLOAD_KEY = "lab_train_json"
+UPLOAD_DONE_KEY = "lab_train_json_done"  # (file_id, error text or None): each file is read once
+MAX_SPEC_UPLOAD_MB = 1  # a 24-layer spec is about 2 KB; Streamlit's uploader limit is in whole megabytes
+SPEC_FILE_NAME = "network.json"
+
+
+def apply_preset(name: str) -> None:
+    """The preset's network, recipe and settings, as if the learner had set each widget."""
+    preset = PRESETS[name]
+    load_preset(PLACE, name)
+    for field, value in preset.config.to_dict().items():
+        st.session_state[f"train_{field}"] = value
+    set_recipe_widgets(preset.recipe, preset.config)
+
+
+def _picked() -> None:
+    name = st.session_state[CHOICE_KEY]
+    if name != CUSTOM:
+        apply_preset(name)
+
+
+def _reset() -> None:
+    apply_preset(base_preset(PLACE))
+
+
+def _load_json(upload) -> str | None:
+    """Make the uploaded file the network; the refusal, worded, if it cannot be one."""
+    try:
+        spec = NetSpec.from_json(upload.getvalue())
+        check_spec(spec)
+    except SpecError as error:
+        return error_text(error)
+    except RecursionError:  # JSON nested thousands deep: json.loads gives up before any check
+        return error_text(SpecError("too deeply nested", "not_a_spec"))
+    set_layers(PLACE, spec.to_dict()["layers"], CUSTOM)
+    return None
+
+
+def _json_controls() -> None:
+    download, upload_column = st.columns([1, 2], vertical_alignment="bottom")
+    try:
+        text = NetSpec.from_dict({"layers": layers_of(PLACE)}).to_json()
+    except SpecError:  # no layers left: nothing to download
+        text = None
+    download.download_button(t("lab.download_json"), data=text or "", file_name=SPEC_FILE_NAME,
+                             mime="application/json", disabled=text is None, key="lab_train_download",
+                             icon=":material/download:", help=t("lab.download_json_help"))
+    upload = upload_column.file_uploader(t("lab.load_json"), type=["json"], key=UPLOAD_KEY,
+                                         max_upload_size=MAX_SPEC_UPLOAD_MB, help=t("lab.load_json_help"))
+    if upload is None:
+        return
+    done = st.session_state.get(UPLOAD_DONE_KEY)
+    if done is None or done[0] != upload.file_id:
+        done = (upload.file_id, _load_json(upload))
+        st.session_state[UPLOAD_DONE_KEY] = done
+    if done[1] is not None:
+        st.error(f"**{t('lab.load_refused', name=upload.name)}** {done[1]}", icon=":material/block:")
+
+
+def network_section() -> EditorResult:
+    st.subheader(t("lab.network_heading"))
+    st.markdown(t("lab.network_intro"))
+    rows(PLACE)  # the tutorial, on a first visit
+    current = preset_of(PLACE)
+    options = [*PRESETS, CUSTOM] if current == CUSTOM else list(PRESETS)
+    st.session_state[CHOICE_KEY] = current  # follows edits: an edited network is "custom"
+    names = {name: t(f"lab.preset_{name}") for name in options}
+    picker, reset = st.columns([3, 1], vertical_alignment="bottom")
+    picker.selectbox(t("lab.preset"), options, format_func=names.get, key=CHOICE_KEY, on_change=_picked,
+                     help=t("lab.preset_help"))
+    reset.button(t("lab.reset_preset", name=names.get(base_preset(PLACE), base_preset(PLACE))), on_click=_reset,
+                 key="lab_train_reset", disabled=current != CUSTOM, icon=":material/restart_alt:")
+    if current != CUSTOM:
+        st.caption(t(f"lab.purpose_{current}"))
+    _json_controls()
+    batch = st.session_state.get("train_batch_size_train", TrainConfig().batch_size_train)
+    return net_editor(PLACE, batch_size=batch if isinstance(batch, int) and batch > 0 else TrainConfig().batch_size_train)

@@ -1,0 +1,78 @@
+"""The Train page's run comparison: runs of different networks and recipes, their loss and test accuracy on
+one chart, and their settings side by side with the differences marked."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from mnist_core import Recipe
+from mnist_core.engine import tutorial_spec
+from mnist_core.jobs import RunRecord, TrainingSession
+from mnist_core.netspec import NetSpec, trace_spec
+from ui import train_charts
+from ui.i18n import t
+from ui.net_editor import preset_name
+
+DIFFERS = "≠"
+
+
+def _network(record: RunRecord) -> NetSpec:
+    return record.spec if record.spec is not None else tutorial_spec()  # records before specs: the tutorial
+
+
+def _recipe(record: RunRecord) -> Recipe:
+    return record.recipe if record.recipe is not None else Recipe()
+
+
+def run_label(record: RunRecord) -> str:
+    """Names a run by what sets it apart: its network (preset or custom) and size, its optimizer and rate. Not
+    its epochs: Continue changes them, and a selectbox keeps showing the label its option had when picked."""
+    spec, config = _network(record), record.config
+    origin = t("train.run_uploaded", name=record.name) if record.origin == "uploaded" else ""
+    return t("lab.run_label", number=record.run_id, network=t(f"lab.preset_{preset_name(spec)}"),
+             parameters=f"{trace_spec(spec).total_parameters:,}",
+             optimizer=t(f"lab.optimizer_{_recipe(record).optimizer}"), lr=f"{config.learning_rate:g}") + origin
+
+
+def settings_table(records: list[RunRecord]) -> pd.DataFrame:
+    """One column per run, one row per setting; the last column marks the settings that differ."""
+    def column(record: RunRecord) -> list[str]:
+        spec, recipe, config = _network(record), _recipe(record), record.config
+        augment = ", ".join(t(f"lab.augment_{kind}") for kind in recipe.augment) or t("lab.augment_none")
+        return [t(f"lab.preset_{preset_name(spec)}"), f"{len(spec.layers)}",
+                f"{trace_spec(spec).total_parameters:,}", t(f"lab.optimizer_{recipe.optimizer}"),
+                f"{config.learning_rate:g}", f"{config.momentum:g}" if recipe.optimizer == "sgd" else "—",
+                t("lab.yes") if recipe.nesterov else t("lab.no"), f"{recipe.weight_decay:g}",
+                t(f"lab.schedule_{recipe.schedule}"), augment, f"{config.n_epochs}", f"{config.batch_size_train}",
+                f"{config.random_seed}"]
+
+    names = ("network", "layers", "parameters", "optimizer", "learning_rate", "momentum", "nesterov", "weight_decay",
+             "schedule", "augment", "epochs", "batch", "seed")
+    table = pd.DataFrame({t("lab.compare_setting"): [t(f"lab.compare_row_{name}") for name in names]})
+    values = [column(record) for record in records]
+    for record, cells in zip(records, values):
+        table[t("train.run_short", number=record.run_id)] = cells
+    table[t("lab.compare_differs")] = [DIFFERS if len(set(row)) > 1 else "" for row in zip(*values)]
+    return table
+
+
+def compare_runs(session: TrainingSession) -> None:
+    runs = [(record, history) for record, history in session.runs() if history.train_losses]  # drawn curves only
+    if len(runs) < 2:
+        return
+    st.subheader(t("train.compare_heading"))
+    st.markdown(t("lab.compare_intro"))
+    labels = [run_label(record) for record, _ in runs]
+    left, right = st.columns(2)
+    # Keys named after the number of runs: a new run resets the choice to the newest two.
+    first = left.selectbox(t("train.compare_first"), range(len(runs)), index=len(runs) - 2,
+                           format_func=labels.__getitem__, key=f"train_compare_first_{len(runs)}")
+    second = right.selectbox(t("train.compare_second"), range(len(runs)), index=len(runs) - 1,
+                             format_func=labels.__getitem__, key=f"train_compare_second_{len(runs)}")
+    chosen = [runs[i] for i in dict.fromkeys((first, second))]  # the same run twice is drawn once
+    st.plotly_chart(train_charts.comparison_figure(
+        [(t("train.run_short", number=record.run_id), history) for record, history in chosen]),
+        key="train_compare_chart")
+    st.dataframe(settings_table([record for record, _ in chosen]), hide_index=True, key="train_compare_table")
+    st.caption(t("lab.compare_table_note", mark=DIFFERS))
