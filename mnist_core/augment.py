@@ -38,48 +38,43 @@ THINNER_FRACTION = 0.3  # share of images thinned rather than thickened
 PEN_FRACTION = 0.5  # share of images given a drawing tool's hard-edged ink
 PEN_THRESHOLD = 0.35  # ink level (0-1) that becomes the middle of the hard edge ...
 PEN_EDGE_WIDTH = 0.3  # ... and the ink range over which that edge rises from none to full
-MIN_INK_KEPT_BY_THINNING = 0.5  # fraction of its ink a thinned digit must keep, or it is thickened instead
+MIN_INK_KEPT_BY_THINNING = 0.5  # fraction of its ink a thinned digit must keep, or its stroke stays as it was
 
-_BACKGROUND = -MEAN / STD  # a blank pixel after normalize: MNIST's background is not 0 once normalized
-
-
-def _to_ink(images: torch.Tensor) -> torch.Tensor:
-    """Normalized images -> ink in [0, 1] (0 background), where padding with zeros means blank paper."""
-    return images * STD + MEAN
+# One row of uniform [0, 1) numbers per image, one column per random choice, drawn in a single call. A column
+# belongs to one choice whatever kinds are asked for, so a kind's numbers do not depend on the others.
+_ANGLE, _SLANT, _SCALE, _SHIFT_X, _SHIFT_Y, _PEN, _BLEND, _THINNER = range(8)
+_RANDOM_COLUMNS = 8
 
 
-def _from_ink(ink: torch.Tensor) -> torch.Tensor:
-    return (ink - MEAN) / STD
+def _symmetric(uniform: torch.Tensor, largest: float) -> torch.Tensor:
+    """Uniform [0, 1) -> uniform [-largest, largest)."""
+    return (uniform * 2 - 1) * largest
 
 
-def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:
-    return torch.rand(n, generator=generator, device=generator.device) * (high - low) + low
-
-
-def _affine_matrices(n: int, kinds: tuple[str, ...] | list[str], generator: torch.Generator) -> torch.Tensor | None:
-    """N x 2 x 3 matrices for affine_grid (output coordinates -> input coordinates), or None if no geometry."""
-    geometric = [kind for kind in ("rotate", "scale", "shift") if kind in kinds]
-    if not geometric:
-        return None
-    angle = torch.zeros(n, device=generator.device)
-    slant = torch.zeros(n, device=generator.device)
-    scale = torch.ones(n, device=generator.device)
-    shift = torch.zeros(n, 2, device=generator.device)
-    # Draws in a fixed order, one set per kind present, so a kind's numbers do not depend on the others.
+def _affine_matrices(draws: torch.Tensor, kinds) -> torch.Tensor:
+    """N x 2 x 3 matrices for affine_grid: the output pixel at p samples the input at A p + t."""
+    n = draws.shape[0]
+    angle = slant = torch.zeros(n, device=draws.device)
+    inverse_scale = torch.ones(n, device=draws.device)
+    shift = torch.zeros(n, 2, device=draws.device)
     if "rotate" in kinds:
-        angle = _uniform(n, -MAX_ROTATION_DEGREES, MAX_ROTATION_DEGREES, generator) * (math.pi / 180)
-        slant = _uniform(n, -MAX_SLANT, MAX_SLANT, generator)
+        angle = _symmetric(draws[:, _ANGLE], math.radians(MAX_ROTATION_DEGREES))
+        slant = _symmetric(draws[:, _SLANT], MAX_SLANT)
     if "scale" in kinds:
-        scale = _uniform(n, *SCALE_RANGE, generator)
+        low, high = SCALE_RANGE
+        inverse_scale = 1 / (low + draws[:, _SCALE] * (high - low))
     if "shift" in kinds:
         # affine_grid's coordinates run from -1 to 1 across the image: one pixel is 2 / IMAGE_SIZE.
-        shift = _uniform(2 * n, -MAX_SHIFT_PIXELS, MAX_SHIFT_PIXELS, generator).reshape(n, 2) * (2 / IMAGE_SIZE)
+        shift = _symmetric(draws[:, _SHIFT_X : _SHIFT_Y + 1], MAX_SHIFT_PIXELS * 2 / IMAGE_SIZE)
     cos, sin = torch.cos(angle), torch.sin(angle)
-    # The output pixel at p samples the input at A p + t: A = (rotation x shear) / scale, t = -shift.
-    row_x = torch.stack([cos, cos * slant - sin], dim=1) / scale[:, None]
-    row_y = torch.stack([sin, sin * slant + cos], dim=1) / scale[:, None]
-    linear = torch.stack([row_x, row_y], dim=1)  # N x 2 x 2
-    return torch.cat([linear, -shift[:, :, None]], dim=2)
+    # A = (rotation x shear) / scale; t = -shift, so the digit moves by +shift.
+    return torch.stack(
+        [
+            cos * inverse_scale, (cos * slant - sin) * inverse_scale, -shift[:, 0],
+            sin * inverse_scale, (sin * slant + cos) * inverse_scale, -shift[:, 1],
+        ],
+        dim=1,
+    ).reshape(n, 2, 3)  # fmt: skip
 
 
 def _dilate(ink: torch.Tensor) -> torch.Tensor:
@@ -87,30 +82,29 @@ def _dilate(ink: torch.Tensor) -> torch.Tensor:
 
     Done as a row maximum then a column maximum over shifted slices: on a CPU that is about 15 times faster
     than max_pool2d's stride-1 kernel. Replicate padding equals max_pool2d's (a border pixel's copy is
-    already in its own window).
+    already in its own window). Erosion is -_dilate(-ink).
     """
     padded = F.pad(ink, (1, 1, 1, 1), mode="replicate")
     rows = torch.maximum(torch.maximum(padded[..., :-2, :], padded[..., 1:-1, :]), padded[..., 2:, :])
     return torch.maximum(torch.maximum(rows[..., :-2], rows[..., 1:-1]), rows[..., 2:])
 
 
-def _stroke(ink: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def _stroke(ink: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
     """Hard-edged ink on some images, then each image thicker or thinner by its own amount."""
-    n = ink.shape[0]
-    pen = torch.rand(n, generator=generator, device=generator.device) < PEN_FRACTION
-    blend = _uniform(n, 0.0, MAX_STROKE_BLEND, generator)
-    thinner = torch.rand(n, generator=generator, device=generator.device) < THINNER_FRACTION
-    # Per-image choices as 0/1 weights of lerp: broadcast arithmetic, cheaper than where() over the batch.
-    pen, blend, thinner = (t.to(ink.device, ink.dtype)[:, None, None, None] for t in (pen, blend, thinner))
-    hard = ((ink - PEN_THRESHOLD) / PEN_EDGE_WIDTH + 0.5).clamp(0.0, 1.0)
+    per_image = draws.to(ink.dtype)[:, :, None, None]  # N x columns x 1 x 1, broadcast over each image
+    # Per-image choices as 0/1 weights and signs: broadcast arithmetic, cheaper than where() over the batch.
+    pen = (per_image[:, _PEN : _PEN + 1] < PEN_FRACTION).to(ink.dtype)
+    blend = per_image[:, _BLEND : _BLEND + 1] * MAX_STROKE_BLEND
+    thinner = per_image[:, _THINNER : _THINNER + 1] < THINNER_FRACTION
+    hard = ink.mul(1 / PEN_EDGE_WIDTH).add_(0.5 - PEN_THRESHOLD / PEN_EDGE_WIDTH).clamp_(0.0, 1.0)
     ink = torch.lerp(ink, hard, pen)  # first, as a pen draws: the stroke width then changes the pen's line
-    thicker_ink = _dilate(ink)
-    thinner_ink = -_dilate(-ink)
-    # Never erase a digit: where erosion would take most of the ink (thin strokes), thicken instead.
-    kept = thinner_ink.sum(dim=(1, 2, 3), keepdim=True) / ink.sum(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
-    thinner = thinner * (kept >= MIN_INK_KEPT_BY_THINNING)
-    target = torch.lerp(thicker_ink, thinner_ink, thinner)
-    return torch.lerp(ink, target, blend)
+    # One dilation for the whole batch: of the ink (thicker), or of the negated ink (erosion: thinner).
+    sign = 1 - 2 * thinner.to(ink.dtype)
+    changed = _dilate(ink * sign).mul_(sign)
+    # Never erase a digit: where erosion would take most of its ink (thin strokes), leave the stroke as it is.
+    ink_sums = torch.stack([changed.sum(dim=(1, 2, 3)), ink.sum(dim=(1, 2, 3))])
+    keeps_ink = (ink_sums[0] >= MIN_INK_KEPT_BY_THINNING * ink_sums[1])[:, None, None, None]
+    return torch.lerp(ink, changed, blend * (keeps_ink | ~thinner))
 
 
 def augment_batch(images: torch.Tensor, kinds, generator: torch.Generator) -> torch.Tensor:
@@ -125,14 +119,14 @@ def augment_batch(images: torch.Tensor, kinds, generator: torch.Generator) -> to
     if not kinds or images.shape[0] == 0:
         return images
     n = images.shape[0]
-    ink = _to_ink(images.float())
-    theta = _affine_matrices(n, kinds, generator)
-    if theta is not None:
-        grid = F.affine_grid(theta.to(ink.device), list(ink.shape), align_corners=False)
+    draws = torch.rand(n, _RANDOM_COLUMNS, generator=generator, device=generator.device).to(images.device)
+    ink = images.float() * STD + MEAN  # 0 is blank paper, so padding with zeros adds blank paper
+    if any(kind in kinds for kind in ("rotate", "scale", "shift")):
+        grid = F.affine_grid(_affine_matrices(draws, kinds), list(ink.shape), align_corners=False)
         ink = F.grid_sample(ink, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     if "stroke" in kinds:
-        ink = _stroke(ink, generator)
-    return _from_ink(ink).to(images.dtype)
+        ink = _stroke(ink, draws)
+    return ink.sub_(MEAN).div_(STD).to(images.dtype)  # back to the normalized scale, in place on our own copy
 
 
 def augmented_grid(images: torch.Tensor, kinds, seed: int, count: int = 16) -> torch.Tensor:
