@@ -468,6 +468,8 @@ class RunRecord:
     config: TrainConfig
     origin: str  # "trained" or "uploaded"
     name: str = ""  # the uploaded file's name
+    spec: NetSpec | None = None  # the run's network and recipe, for the run list and comparison
+    recipe: Recipe | None = None
 
 
 class TrainingSession:
