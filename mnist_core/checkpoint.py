@@ -53,6 +53,7 @@ MAX_PICKLE_OPCODES = 2 * MAX_HISTORY_POINTS + 100_000
 # Containers (dicts, lists, tuples, tensors, memo entries) cost more, 60-200 bytes each; a checkpoint of
 # a 24-layer net with Adam's state builds a few thousand.
 MAX_PICKLE_CONTAINERS = 50_000
+PICKLE_PROTOCOL = 2  # what torch.save writes, in every version that writes zip files
 _CONTAINER_OPCODES = frozenset({
     "EMPTY_DICT", "EMPTY_LIST", "EMPTY_TUPLE", "EMPTY_SET", "DICT", "LIST", "TUPLE", "TUPLE1", "TUPLE2",
     "TUPLE3", "FROZENSET", "REDUCE", "NEWOBJ", "NEWOBJ_EX", "BUILD", "BINPERSID", "PERSID", "GLOBAL",
@@ -213,7 +214,10 @@ def _check_pickle_size(pickled: bytes, name: str) -> None:
     """Count what unpickling would build, without building it (pickletools only reads the opcodes)."""
     opcodes = containers = 0
     try:
-        for opcode, _, _ in pickletools.genops(pickled):
+        for opcode, argument, _ in pickletools.genops(pickled):
+            if opcode.name == "PROTO" and argument != PICKLE_PROTOCOL:  # torch.load would only warn, and go on
+                raise CheckpointError(f"{name} is not a readable PyTorch checkpoint (pickle protocol {argument}; "
+                                      f"torch.save writes {PICKLE_PROTOCOL}).")
             opcodes += 1
             containers += opcode.name in _CONTAINER_OPCODES
             if opcodes > MAX_PICKLE_OPCODES or containers > MAX_PICKLE_CONTAINERS:

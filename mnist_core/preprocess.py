@@ -78,7 +78,9 @@ class NaiveInput:
 def load_image(source: ImageSource, name: str | None = None) -> np.ndarray:
     """Decode a PNG or JPEG into an array: H x W (grey) or H x W x 4 (RGBA, when it has transparency).
 
-    A phone photo is turned upright (EXIF orientation) and shrunk to WORKING_SIDE px.
+    A phone photo is turned upright (EXIF orientation) and shrunk to WORKING_SIDE px. Grey is uint8,
+    or float32 in [0, 1] for 16-bit images (their full depth kept). Raises ImageReadError, and nothing
+    else, for any file that is not a readable PNG or JPEG within the limits.
     """
     data, name = _read_image_bytes(source, name)
     try:
@@ -89,8 +91,9 @@ def load_image(source: ImageSource, name: str | None = None) -> np.ndarray:
                     f"{name} is {width} x {height} pixels; images up to {MAX_IMAGE_PIXELS // 1_000_000} megapixels are accepted.",
                     "too_many_pixels", width=width, height=height, limit=MAX_IMAGE_PIXELS // 1_000_000,
                 )
-            image = ImageOps.exif_transpose(opened)
+            image = _upright(opened)
             image.load()
+            return image_array(image)
     except ImageReadError:
         raise
     except Image.DecompressionBombError as exc:  # Pillow's own limit, for sizes the header hides
@@ -100,13 +103,51 @@ def load_image(source: ImageSource, name: str | None = None) -> np.ndarray:
         ) from exc
     except UnidentifiedImageError as exc:
         raise ImageReadError(f"{name} is not an image format we can read (PNG or JPEG work).", "format") from exc
-    except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt image data
-        raise ImageReadError(f"{name} could not be decoded: the file looks damaged ({exc}).", "damaged") from exc
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
-    image = image.convert("RGBA" if has_alpha else "L")
+    except Exception as exc:  # truncated or corrupt data: Pillow's decoders raise OSError, struct.error, TypeError...
+        detail = f"{type(exc).__name__}: {exc}" if not isinstance(exc, (OSError, SyntaxError, ValueError)) else exc
+        raise ImageReadError(f"{name} could not be decoded: the file looks damaged ({detail}).", "damaged") from exc
+
+
+def _upright(opened: Image.Image) -> Image.Image:
+    """The image turned as its EXIF orientation says; as stored when the EXIF block is unreadable (a
+    damaged EXIF block says nothing trustworthy about orientation, and the pixels may still be fine)."""
+    try:
+        return ImageOps.exif_transpose(opened)
+    except Exception:  # struct.error, TypeError, ... from Pillow's EXIF parser
+        return opened
+
+
+# Greyscale modes deeper than 8 bits. convert("L") clips them at 255 instead of scaling, so a 16-bit
+# scan of dark ink on white paper turns into a white page.
+DEEP_GREY_MODES = {"I;16": 2**16 - 1, "I;16B": 2**16 - 1, "I;16L": 2**16 - 1, "I;16N": 2**16 - 1, "I": None, "F": None}
+# Full ranges tried, smallest first, for modes that do not say their depth (I: 32-bit integers, F: floats).
+NATURAL_RANGES = (1.0, 2.0**8 - 1, 2.0**16 - 1, 2.0**32 - 1)
+
+
+def image_array(image: Image.Image) -> np.ndarray:
+    """Any Pillow image -> what ink_map reads, shrunk to WORKING_SIDE px: uint8 H x W x 4 when it has
+    transparency, else grey: uint8 H x W for 8-bit modes, float32 in [0, 1] for deeper ones."""
+    has_alpha = image.mode in ("RGBA", "RGBa", "LA", "La", "PA") or (
+        image.mode == "P" and "transparency" in image.info)
+    if image.mode in DEEP_GREY_MODES:
+        image = Image.fromarray(_unit_grey(image))  # mode F: resized at full depth
+    else:
+        image = image.convert("RGBA" if has_alpha else "L")  # palette, CMYK, YCbCr, 1-bit, RGB ...
     if max(image.size) > WORKING_SIDE:
         image.thumbnail((WORKING_SIDE, WORKING_SIDE), Image.Resampling.BOX)
     return np.asarray(image)
+
+
+def _unit_grey(image: Image.Image) -> np.ndarray:
+    """A deep greyscale image as float32 in [0, 1], scaled by its mode's full range (not clipped)."""
+    values = np.asarray(image).astype(np.float64)
+    values[~np.isfinite(values)] = 0.0  # F images can hold NaN or infinity: no ink there
+    full_range = DEEP_GREY_MODES[image.mode]
+    low = min(0.0, float(values.min(initial=0.0)))
+    if full_range is None:  # I and F: the smallest natural range that holds every value
+        span = float(values.max(initial=0.0)) - low
+        full_range = next((r for r in NATURAL_RANGES if span <= r), span)
+    return ((values - low) / max(full_range, np.finfo(np.float32).tiny)).astype(np.float32)
 
 
 def _read_image_bytes(source: ImageSource, name: str | None) -> tuple[bytes, str]:
@@ -225,6 +266,8 @@ def centre_by_mass(fitted: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
     field = np.zeros((size, size), dtype=np.float32)
     top, left = (size - height) // 2, (size - width) // 2
     field[top : top + height, left : left + width] = fitted
+    if not field.any():  # ink too faint and scattered to survive the fit: it has no centre of mass
+        raise BlankImageError("There is too little ink to read a digit: draw it larger or with a thicker stroke.")
     mass_row, mass_col = ndimage.center_of_mass(field)
     centre = FIELD_CENTRE * size / IMAGE_SIZE
     shift_row = int(np.clip(round(centre - mass_row), -top, size - height - top))

@@ -19,12 +19,16 @@ from mnist_core.preprocess import (
     BlankImageError,
     ImageReadError,
     centre_by_mass,
+    image_array,
     ink_map,
     load_image,
     prepare_mnist_style,
     prepare_naive,
 )
+from tests.conftest import ROOT
 from tests.drawn_digits import CANVAS_SIDE, drawn_digits, evaluation_digits, png_bytes
+
+FUZZ_CASES = ROOT / "tests" / "fuzz_cases"  # files that once crashed a loader, kept as regressions
 
 
 def canvas_with_bar(top: int, left: int, height: int, width: int, side: int = CANVAS_SIDE) -> np.ndarray:
@@ -241,6 +245,64 @@ def test_load_image_turns_phone_photos_upright():
 def test_unreadable_images_raise_a_clear_error(data, message):
     with pytest.raises(ImageReadError, match=message):
         load_image(data, name="upload.png")
+
+
+def encoded(image: Image.Image, image_format: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=image_format)
+    return buffer.getvalue()
+
+
+def scans(test_digits, count: int = 3) -> list[np.ndarray]:
+    """Real digits as 8-bit scans: dark ink on white paper, MNIST's grey edges kept, 224 px square."""
+    return [255 - np.kron(digit, np.ones((8, 8), np.uint8)) for digit in test_digits[0][:count]]
+
+
+DEEP_AND_ODD_MODES = {
+    # mode: the 8-bit scan as a file in that mode, the way a scanner, an editor or a phone writes it
+    "I;16": lambda scan: encoded(Image.fromarray(scan.astype(np.uint16) * 257)),  # 16-bit greyscale PNG
+    "P": lambda scan: encoded(Image.fromarray(scan).convert("P")),  # palette PNG
+    "LA": lambda scan: encoded(Image.fromarray(scan).convert("LA")),  # grey + opaque alpha
+    "RGBA": lambda scan: encoded(Image.fromarray(scan).convert("RGBA")),
+    "CMYK": lambda scan: encoded(Image.fromarray(scan).convert("CMYK"), "JPEG"),  # print-workflow JPEG
+}
+
+
+@pytest.mark.parametrize("mode", DEEP_AND_ODD_MODES)
+def test_every_file_mode_is_scaled_like_the_8_bit_image(test_digits, mode):
+    """convert("L") clipped 16-bit greys at 255: a 16-bit scan became a white page with black ink."""
+    for scan in scans(test_digits):
+        data = DEEP_AND_ODD_MODES[mode](scan)
+        assert Image.open(io.BytesIO(data)).mode == mode
+        expected = prepare_mnist_style(load_image(encoded(Image.fromarray(scan)))).centred
+        assert np.abs(prepare_mnist_style(load_image(data)).centred - expected).max() < 0.02
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda scan: Image.fromarray(scan.astype(np.int32) * 257),  # I: 32-bit integers holding 16-bit greys
+        lambda scan: Image.fromarray(scan.astype(np.float32) / 255),  # F: floats in [0, 1]
+        lambda scan: Image.fromarray(scan.astype(np.float32)),  # F: floats in [0, 255]
+    ],
+    ids=["I-16-bit-range", "F-unit", "F-8-bit-range"],
+)
+def test_integer_and_float_images_are_scaled_by_their_range(test_digits, make):
+    for scan in scans(test_digits):
+        expected = prepare_mnist_style(scan).centred
+        assert np.abs(prepare_mnist_style(image_array(make(scan))).centred - expected).max() < 0.02
+
+
+def test_a_field_without_ink_has_no_centre_to_place():
+    with pytest.raises(BlankImageError, match="too little ink"):
+        centre_by_mass(np.zeros((FIT_SIZE, FIT_SIZE), np.float32))
+
+
+def test_a_corrupt_exif_block_is_ignored_not_a_crash():
+    """ImageOps.exif_transpose raised struct.error on this file; its pixels are fine."""
+    data = (FUZZ_CASES / "corrupt_exif_struct_error.jpg").read_bytes()
+    image = load_image(data)
+    assert image.shape == Image.open(io.BytesIO(data)).size[::-1]
 
 
 def test_missing_file_raises_a_clear_error(tmp_path):
