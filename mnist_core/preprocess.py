@@ -154,7 +154,13 @@ def _read_image_bytes(source: ImageSource, name: str | None) -> tuple[bytes, str
     if isinstance(source, (bytes, bytearray)):
         data, name = bytes(source), name or "the uploaded image"
     elif hasattr(source, "read"):
-        data, name = source.read(MAX_IMAGE_BYTES + 1), name or getattr(source, "name", "the uploaded image")
+        name = name or str(getattr(source, "name", "the uploaded image"))
+        try:
+            data = source.read(MAX_IMAGE_BYTES + 1)
+        except (OSError, ValueError) as exc:  # a closed or failing stream
+            raise ImageReadError(f"{name} cannot be read ({exc}).", "unreadable") from exc
+        if not isinstance(data, bytes):
+            raise ImageReadError(f"{name} cannot be read (a text stream, not bytes).", "unreadable")
     else:
         path = Path(source)
         name = name or str(path)

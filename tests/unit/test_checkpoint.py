@@ -19,6 +19,8 @@ from mnist_core import checkpoint as checkpoint_module
 from mnist_core.checkpoint import DEFAULT_CHECKPOINT_DIR, checkpoint_dict
 from tests.conftest import ROOT
 
+FUZZ_CASES = ROOT / "tests" / "fuzz_cases"  # hostile files kept as regressions (see its README)
+
 
 def same_tensors(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -258,29 +260,32 @@ def peak_mb():
 
 load_checkpoint(sys.argv[1])
 good = peak_mb()
-try:
-    load_checkpoint(sys.argv[2])
-    print("loaded")
-except CheckpointError as exc:
-    print(f"{good} {peak_mb()} {exc}")
+for hostile in sys.argv[2:]:
+    try:
+        load_checkpoint(hostile)
+        print("loaded")
+    except CheckpointError as exc:
+        print(f"{good} {peak_mb()} {exc}")
 """
 
 
-def test_a_tiny_file_claiming_gigabytes_is_refused_without_allocating_them(tmp_path):
-    """The issue's file: a momentum buffer claiming 250 million float64 (2 GB) over one stored number.
-    Before the fix, load_state_dict expanded it (peak 855 MB -> 1.69 GB) before refusing the file."""
-    good, hostile = tmp_path / "good.pt", tmp_path / "hostile.pt"
-    payload = fresh_payload()
-    good.write_bytes(saved(payload))
-    payload["optimizer_state"]["state"][0]["momentum_buffer"] = torch.zeros(1, dtype=torch.float64).expand(250_000_000)
-    hostile.write_bytes(saved(payload))
-    assert hostile.stat().st_size < 200_000
-    result = subprocess.run([sys.executable, "-c", PEAK_MEMORY_SCRIPT, str(good), str(hostile)],
+def test_tiny_files_claiming_gigabytes_are_refused_without_allocating_them(tmp_path):
+    """The issue's files (kept in tests/fuzz_cases): a momentum buffer claiming 250 million float64 (2 GB)
+    over one stored number, and a history list claiming a million points over one. Before the fix,
+    load_state_dict expanded the first (peak +950 MB) and History.from_dict the second (+610 MB)."""
+    good = tmp_path / "good.pt"
+    good.write_bytes(saved(fresh_payload()))
+    hostile = [FUZZ_CASES / "expanded_momentum_250M.pt", FUZZ_CASES / "history_tensor_claims_a_million_points.pt"]
+    assert all(path.stat().st_size < 200_000 for path in hostile)
+    result = subprocess.run([sys.executable, "-c", PEAK_MEMORY_SCRIPT, str(good), *map(str, hostile)],
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    good_mb, refusing_mb, message = result.stdout.split(" ", 2)
-    assert "momentum_buffer is not a plain tensor of its own" in message
-    assert float(refusing_mb) - float(good_mb) < PEAK_MEMORY_MARGIN_MB
+    refusals = [line.split(" ", 2) for line in result.stdout.splitlines()]
+    assert len(refusals) == 2
+    assert "momentum_buffer is not a plain tensor of its own" in refusals[0][2]
+    assert "history.train_losses is not a plain tensor of its own" in refusals[1][2]
+    good_mb, refusing_mb = float(refusals[-1][0]), float(refusals[-1][1])  # the peak over both refusals
+    assert refusing_mb - good_mb < PEAK_MEMORY_MARGIN_MB
 
 
 PEAK_MEMORY_MARGIN_MB = 100  # the issue's bound on what refusing a hostile file may cost beyond a good load

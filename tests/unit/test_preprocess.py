@@ -374,3 +374,11 @@ def test_every_read_error_names_its_reason_for_the_page():
     for language in ("en", "zh"):
         for reason in ("too_many_pixels", "huge", "too_big", "format", "damaged", "unreadable", "empty"):
             assert f"draw.image_error_{reason}" in strings(language)
+
+
+def test_a_failing_stream_is_an_image_read_error():
+    stream = io.BytesIO(b"\x89PNG")
+    stream.close()
+    with pytest.raises(ImageReadError, match="cannot be read") as caught:
+        load_image(stream, name="upload.png")
+    assert caught.value.reason == "unreadable"
