@@ -168,8 +168,7 @@ def load_checkpoint(source: Source, device: torch.device | str = "cpu") -> Train
 def _load(data: bytes, name: str, device: torch.device) -> TrainingState:
     if len(data) > MAX_CHECKPOINT_BYTES:
         raise CheckpointError(_too_big(name, len(data)))
-    for pickled in _check_container(data, name):
-        _check_pickle_size(pickled, name)
+    _check_pickle_size(_check_container(data, name), name)
     try:
         payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -210,11 +209,12 @@ def _check_container(data: bytes, name: str) -> list[bytes]:
         ) from exc
 
 
-def _check_pickle_size(pickled: bytes, name: str) -> None:
-    """Count what unpickling would build, without building it (pickletools only reads the opcodes)."""
+def _check_pickle_size(pickles: list[bytes], name: str) -> None:
+    """Count what unpickling would build, without building it (pickletools only reads the opcodes); the
+    limits hold for all the file's pickles together."""
     opcodes = containers = 0
     try:
-        for opcode, argument, _ in pickletools.genops(pickled):
+        for opcode, argument, _ in (op for pickled in pickles for op in pickletools.genops(pickled)):
             if opcode.name == "PROTO" and argument != PICKLE_PROTOCOL:  # torch.load would only warn, and go on
                 raise CheckpointError(f"{name} is not a readable PyTorch checkpoint (pickle protocol {argument}; "
                                       f"torch.save writes {PICKLE_PROTOCOL}).")
@@ -223,8 +223,8 @@ def _check_pickle_size(pickled: bytes, name: str) -> None:
             if opcodes > MAX_PICKLE_OPCODES or containers > MAX_PICKLE_CONTAINERS:
                 raise CheckpointError(
                     f"{name} holds more values than any checkpoint of this app (over {MAX_PICKLE_OPCODES:,} "
-                    f"values or {MAX_PICKLE_CONTAINERS:,} lists and tables); its history would exceed "
-                    f"{MAX_HISTORY_POINTS:,} points."
+                    f"values or {MAX_PICKLE_CONTAINERS:,} lists and tables; a history holds at most "
+                    f"{MAX_HISTORY_POINTS:,} points)."
                 )
     except CheckpointError:
         raise

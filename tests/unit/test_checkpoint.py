@@ -312,7 +312,7 @@ def test_history_lists_are_limited_before_they_are_built(monkeypatch):
     payload["history"].update(train_losses=[0.5] * 300, train_counter=list(range(300)))
     data = saved(payload)
     monkeypatch.setattr(checkpoint_module, "MAX_PICKLE_OPCODES", 500)
-    with pytest.raises(CheckpointError, match="its history would exceed"):
+    with pytest.raises(CheckpointError, match="a history holds at most 1,000,000 points"):
         load_checkpoint(data)
     monkeypatch.undo()
     monkeypatch.setattr(checkpoint_module, "MAX_HISTORY_POINTS", 299)
