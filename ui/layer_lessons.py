@@ -105,7 +105,7 @@ def _activation(arguments: dict, key: str) -> None:
     slope = st.slider(t("lab.lesson_slope"), *SLOPE_RANGE, float(min(max(arguments.get("negative_slope", 0.01),
                                                                           SLOPE_RANGE[0]), SLOPE_RANGE[1])),
                       0.01, key=f"{key}_slope", help=t("lab.lesson_slope_help"))
-    x, leaky, relu = activation_curves(slope)
+    x, leaky, relu = (values.tolist() for values in activation_curves(slope))  # plain lists: readable JSON
     figure = go.Figure([
         go.Scatter(x=x, y=relu, name=t("lab.lesson_relu_curve"), line={"color": RELU_COLOR, "dash": "dash"}),
         go.Scatter(x=x, y=leaky, name=t("lab.lesson_leaky_curve", slope=f"{slope:g}"), line={"color": LEAKY_COLOR}),

@@ -69,6 +69,8 @@ def _json_controls() -> None:
     if done is None or done[0] != upload.file_id:
         done = (upload.file_id, _load_json(upload))
         st.session_state[UPLOAD_DONE_KEY] = done
+        if done[1] is None:
+            st.rerun()  # the preset picker above was drawn before the file became the network
     if done[1] is not None:
         st.error(f"**{t('lab.load_refused', name=upload.name)}** {done[1]}", icon=":material/block:")
 

@@ -30,6 +30,8 @@ KEPT_AS_IS = {
     "ceil_mode", "English", "mnist_core", "MNIST_DATA_DIR", "DATA_DIR", "make", "run", "python", "streamlit",
     "checkpoints", "epoch", "epochs", "batch", "Fashion", "cuda", "cpu", "mps", "auto", "torch", "Size",
     "C_in", "C_out",
+    # the network lab's torch.nn layer types and optimizers, named as the code and the JSON name them
+    "Linear", "Flatten", "BatchNorm2d", "LeakyReLU", "AvgPool2d", "AdaptiveAvgPool2d", "Adam", "AdamW",
 }
 # A textbook may give the English term after the Chinese one, in full-width parentheses: 真实标签（ground truth）.
 ENGLISH_GLOSS = re.compile(r"(?<=[\u4e00-\u9fff])（[A-Za-z][A-Za-z \-]*）")
