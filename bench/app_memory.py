@@ -5,6 +5,13 @@ training page in Debian's Chromium (1 epoch, the tutorial's other values), and r
 resident memory (VmHWM) from /proc once training has finished. Target: under 1.5 GB.
 
     .venv/bin/python bench/app_memory.py --data-dir data/fashion-mnist
+
+With --reruns N it checks instead that memory stays bounded over many script runs (the project turns off
+Streamlit's gc.collect(2) after every run): one learner trains a long run on the embedded digits, so its
+live view reruns twice a second, while another clicks through the pages N times; the server's resident
+memory is printed every N/10 page views. Bounded means the last figures level off rather than climb.
+
+    .venv/bin/python bench/app_memory.py --reruns 300 [--post-script-gc true]
 """
 
 from __future__ import annotations
@@ -20,11 +27,17 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.e2e.conftest import CHROMIUM_ARGS, enter_value, new_context, open_app_page, running_app  # noqa: E402
+from bench.server_idle_cpu import cpu_seconds  # noqa: E402
+from tests.e2e.conftest import (  # noqa: E402
+    CHROMIUM_ARGS, enter_value, new_context, open_app_page, running_app, wait_idle,
+)
 from ui.i18n import strings  # noqa: E402
 
 EN = strings("en")
 TRAIN_TIMEOUT_S = 900
+LONG_RUN_EPOCHS = 100  # the most the form allows ...
+LONG_RUN_BATCH = 8  # ... in small steps: about 50,000 of them, so the live view reruns for the whole check
+BROWSED = ("dataset", "shapes", "home", "train")  # [section] names clicked through in turn
 
 
 def server_pid(port: str) -> int:
@@ -51,10 +64,52 @@ def reset_peak_rss(pid: int) -> None:
     Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc status")
+
+
+def reruns(page_views: int, post_script_gc: str) -> None:
+    """Resident memory of the server over page_views full runs and the live view's fragment runs beside them."""
+    env = {} if post_script_gc == "project" else {"STREAMLIT_RUNNER_POST_SCRIPT_GC": post_script_gc}
+    with running_app(env) as url, sync_playwright() as pw:
+        pid = server_pid(url.rsplit(":", 1)[1])
+        browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        trainer, visitor = new_context(browser).new_page(), new_context(browser).new_page()
+        open_app_page(trainer, url, "train")
+        enter_value(trainer, trainer.get_by_label(EN["train.epochs"], exact=True), LONG_RUN_EPOCHS)
+        enter_value(trainer, trainer.get_by_label(EN["train.batch_size_train"], exact=True), LONG_RUN_BATCH)
+        trainer.locator(".st-key-train_start button").click()
+        open_app_page(visitor, url, "")
+        nav = visitor.locator("[data-testid='stSidebarNav']")
+        print(f"postScriptGC {post_script_gc}; load {Path('/proc/loadavg').read_text().split()[0]}")
+        print(f"{'page views':>10} {'RSS MB':>8} {'CPU s':>7}")
+        started = time.perf_counter()
+        for view in range(page_views + 1):
+            if view % max(1, page_views // 10) == 0:
+                print(f"{view:10d} {rss_mb(pid):8.0f} {cpu_seconds(pid):7.1f}", flush=True)
+            section = BROWSED[view % len(BROWSED)]
+            nav.get_by_role("link", name=EN[f"{section}.title"]).click()
+            wait_idle(visitor)
+        print(f"{page_views} page views in {time.perf_counter() - started:.0f} s; peak RSS {peak_rss_mb(pid):.0f} MB")
+        trainer.locator(".st-key-train_stop button").click()
+        browser.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", required=True, help="a folder of the four IDX files (60,000 + 10,000)")
+    parser.add_argument("--data-dir", help="a folder of the four IDX files (60,000 + 10,000)")
+    parser.add_argument("--reruns", type=int, help="page views for the bounded-memory check instead")
+    parser.add_argument("--post-script-gc", choices=["project", "true", "false"], default="project",
+                        help="with --reruns: Streamlit's runner.postScriptGC, the project's or forced")
     args = parser.parse_args()
+    if args.reruns:
+        reruns(args.reruns, args.post_script_gc)
+        return
+    if not args.data_dir:
+        parser.error("--data-dir is needed (or --reruns N)")
     with running_app({"MNIST_DATA_DIR": str(Path(args.data_dir).resolve())}) as url, sync_playwright() as pw:
         pid = server_pid(url.rsplit(":", 1)[1])
         browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
