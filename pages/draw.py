@@ -235,6 +235,28 @@ def show_inside(model, prepared) -> None:
         st.caption(t("draw.kernels_note"))
 
 
+
+def show_saliency(model, prepared) -> None:
+    """Why this answer, and why not another digit: Captum's attribution toward each, over the 28 x 28 input."""
+    from mnist_core.data import N_CLASSES
+    from mnist_core.explain import METHODS, saliency_map  # Captum loads on the first digit read, not with the page
+    from ui.step_figures import saliency_figure
+
+    st.subheader(t("draw.saliency_heading"))
+    st.markdown(t("draw.saliency_intro"))
+    reading = read_tensor(model, prepared.tensor)
+    runner_up = int(reading.probabilities.argsort()[-2])  # the digit it nearly said: the natural "why not?"
+    left, right = st.columns(2)
+    other = left.selectbox(t("draw.saliency_other"), list(range(N_CLASSES)), index=runner_up,
+                           key="draw_saliency_other", help=t("draw.saliency_other_help"))
+    method_names = {method: t(f"draw.saliency_method_{method}") for method in METHODS}
+    method = right.radio(t("draw.saliency_method"), METHODS, format_func=method_names.get, horizontal=True,
+                         key="draw_saliency_method", help=t("draw.saliency_method_help"))
+    maps = [(t("draw.saliency_toward", digit=digit, percent=f"{reading.probabilities[digit]:.0%}"),
+             saliency_map(model, prepared.tensor, digit, method).values) for digit in (reading.digit, other)]
+    st.plotly_chart(saliency_figure(prepared.centred, maps), key="draw_saliency")
+    st.caption(t("draw.saliency_note"))
+
 st.title(t("draw.title"))
 st.markdown(t("draw.intro"))
 model = choose_model()
@@ -266,3 +288,5 @@ if prepared is not None:
     show_preparation(prepared, naive)
     if model is not None:
         show_inside(model, prepared)
+if prepared is not None and model is not None:
+    show_saliency(model, prepared)

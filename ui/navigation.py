@@ -23,6 +23,7 @@ PAGES = (
     PageEntry("pages/dataset.py", "dataset", ":material/grid_view:", "dataset"),
     PageEntry("pages/shapes.py", "shapes", ":material/straighten:", "shapes"),
     PageEntry("pages/train.py", "train", ":material/model_training:", "train"),
+    PageEntry("pages/step.py", "step", ":material/footprint:", "step"),
     PageEntry("pages/draw.py", "draw", ":material/draw:", "draw"),
 )
 
