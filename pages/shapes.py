@@ -21,7 +21,6 @@ from mnist_core.shapes import (
 from mnist_core.model import CONV1_CHANNELS, IMAGE_SIZE, KERNEL_SIZE, POOL_SIZE
 from ui.i18n import t
 from ui.step_tensor_lab import tensor_lab_section
-from ui.step_tensor_lab import tensor_lab_section
 from ui.navigation import ensure_router
 from ui.shapes_chain import FIELD_BOUNDS
 from ui.shapes_network import shapes_network_section
@@ -205,9 +204,6 @@ st.markdown(t("shapes.seed_why_320", channels=channels, side=side, flat=flat.out
 
 # --- Your own network -----------------------------------------------------------------------
 shapes_network_section()
-
-# --- The tensor lab ----------------------------------------------------------------------------
-tensor_lab_section()
 
 # --- The tensor lab ----------------------------------------------------------------------------
 tensor_lab_section()
