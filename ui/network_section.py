@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core import TrainConfig
+from mnist_core import TrainConfig, config_errors
 from mnist_core.netspec import NetSpec, SpecError, check_spec
 from mnist_core.presets import PRESETS
 from ui.i18n import t
@@ -91,5 +91,8 @@ def network_section() -> EditorResult:
     if current != CUSTOM:
         st.caption(t(f"lab.purpose_{current}"))
     _json_controls()
+    # The memory estimate follows the training batch size, once the settings accept it (they say why not).
     batch = st.session_state.get("train_batch_size_train", TrainConfig().batch_size_train)
-    return net_editor(PLACE, batch_size=batch if isinstance(batch, int) and batch > 0 else TrainConfig().batch_size_train)
+    if config_errors({"batch_size_train": batch}):
+        batch = TrainConfig().batch_size_train
+    return net_editor(PLACE, batch_size=batch)
