@@ -27,8 +27,10 @@ from mnist_core.checkpoint import CheckpointError, load_checkpoint
 from mnist_core.preprocess import BlankImageError, ImageReadError, load_image, prepare_mnist_style
 from tests.conftest import ROOT
 
-# Pillow warns about each damaged EXIF block it skips; the fuzzed JPEGs are damaged on purpose.
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:PIL.TiffImagePlugin")
+# Pillow warns about each damaged EXIF block it skips, and about a header claiming over 89 megapixels
+# (load_image refuses anything over 25 right after); the fuzzed files are damaged on purpose.
+pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning:PIL.TiffImagePlugin"),
+              pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")]
 
 FUZZ_CASES = ROOT / "tests" / "fuzz_cases"
 # Cases per test: 2,700 in all. Checkpoints have the most structure to damage, so they get the most.
