@@ -244,7 +244,7 @@ def test_a_second_user_waits_for_the_only_training_slot(browser):
         progress = "[data-testid='stProgress']"
         press(first, "train_start", then=first.locator(progress))
 
-        waiting = second.get_by_text(EN["train.waiting_slot"].format(busy=1, slots=1), exact=True)
+        waiting = second.get_by_text(EN["train.waiting_position"].format(position=1, busy=1, slots=1), exact=True)
         press(second, "train_start", then=waiting)
         second.wait_for_timeout(2000)  # four refreshes later: still waiting, not a job's first instant
         expect(waiting).to_be_visible()
