@@ -76,7 +76,8 @@ READ_WATCH = """() => window.__bench && ({
     seconds: window.__bench.finishedAt === null ? null : (window.__bench.finishedAt - window.__bench.start) / 1000,
     times: window.__bench.changes.map(t => (t - window.__bench.start) / 1000),
     seen: window.__bench.seen,
-    stalls: window.__bench.stalls.map(([from, to]) => [(from - window.__bench.start) / 1000, (to - window.__bench.start) / 1000]),
+    stalls: window.__bench.stalls.map(
+        ([from, to]) => [(from - window.__bench.start) / 1000, (to - window.__bench.start) / 1000]),
 })"""
 
 
@@ -176,7 +177,8 @@ def report(name: str, result: ScenarioResult, alone_s: float | None, target: flo
             for when, seen in zip(trainer.times, trainer.seen):
                 print(f"    {when:5.1f} s  {seen}")
     if result.page_views:
-        print(f"  browsing: {len(result.page_views)} page views, mean {sum(result.page_views) / len(result.page_views):.2f} s,"
+        mean = sum(result.page_views) / len(result.page_views)
+        print(f"  browsing: {len(result.page_views)} page views, mean {mean:.2f} s,"
               f" slowest {max(result.page_views):.2f} s")
     if alone_s is not None and target is not None:
         worst = max(trainer.seconds for trainer in result.trainers) / alone_s
