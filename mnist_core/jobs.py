@@ -641,9 +641,10 @@ class SessionRegistry:
         """Callers hold self._lock."""
         self._remembered[key] = _Remembered(session, self._clock())
         self._remembered.move_to_end(key)
-        idle = [k for k, r in self._remembered.items() if k != key and not r.session.job.active]
-        for old in idle[: max(0, len(self._remembered) - self.max_sessions)]:
-            del self._remembered[old]
+        if len(self._remembered) > self.max_sessions:  # get_session calls this several times a run: scan rarely
+            idle = [k for k, r in self._remembered.items() if k != key and not r.session.job.active]
+            for old in idle[: len(self._remembered) - self.max_sessions]:
+                del self._remembered[old]
         return session
 
     def sweep(self) -> list[str]:
