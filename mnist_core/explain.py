@@ -1,12 +1,14 @@
 """Why the net answers as it does: which pixels pushed it toward a digit, by Captum's attribution methods.
 
-``saliency_map(model, tensor, digit)`` returns one number per input pixel (28 x 28): positive where more ink
-there would raise the log-probability of ``digit``, negative where it lowers it. Any digit can be asked for,
-so "why not 4?" is the same call with digit 4.
+``saliency_map(model, tensor, digit)`` returns one number per input pixel (28 x 28): positive where the ink there
+raised the network's score for ``digit`` (the last layer's number for it, before softmax), negative where it
+lowered it. Any digit can be asked for, so "why not 4?" is the same call with digit 4. Scores, not
+log-probabilities: a confident answer's log-probability is saturated near 0 and its gradient nearly vanishes, so
+its map would be almost blank however clearly the strokes speak for it.
 
 Methods (Captum, not hand-written gradients):
 - ``integrated_gradients`` (default): the gradient averaged along a straight path from a blank canvas to the
-  image, times the ink; the attributions add up to the change in log-probability from blank to this image.
+  image, times the ink; the attributions add up to the change in score from blank to this image.
   Pixels without ink get none.
 - ``saliency``: the plain gradient at the image (signed), which also marks empty pixels where ink would help.
 """
@@ -18,13 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from captum.attr import IntegratedGradients, Saliency
+from torch import nn
 
 from .data import IMAGE_SIZE, N_CLASSES, normalize
 from .netspec import SpecNet
 
 METHODS = ("integrated_gradients", "saliency")
 # Integrated Gradients' path steps: 32 keep the completeness error (sum of attributions against the change in
-# log-probability) within a few percent on these nets, in one batch of 32 images: a few ms on a CPU.
+# score) within a few percent on these nets, in one batch of 32 images: a few ms on a CPU.
 INTEGRATED_GRADIENTS_STEPS = 32
 
 
@@ -41,12 +44,17 @@ class Attribution:
     digit: int  # the digit the map explains
     method: str
     values: np.ndarray  # 28 x 28, float32: + pushes toward digit, - away from it
-    log_probability: float  # log p[digit] for this image
+    score: float  # the network's score for digit on this image (before softmax)
 
 
 def blank_input() -> torch.Tensor:
     """An empty canvas as the net sees it: zero ink, normalized (1 x 1 x 28 x 28)."""
     return normalize(torch.zeros(1, 1, IMAGE_SIZE, IMAGE_SIZE))
+
+
+def digit_scores(model: SpecNet, inputs: torch.Tensor) -> torch.Tensor:
+    """The 10 scores per input, the layers without the final log_softmax (what the attributions explain)."""
+    return nn.Sequential.forward(model, inputs)
 
 
 def saliency_map(model: SpecNet, tensor: torch.Tensor, digit: int, method: str = METHODS[0]) -> Attribution:
@@ -67,17 +75,21 @@ def saliency_map(model: SpecNet, tensor: torch.Tensor, digit: int, method: str =
     inputs = tensor.detach().to(device).float().requires_grad_()  # Captum warns when it has to set this
     was_training = model.training
     model.eval()
+
+    def scores(x: torch.Tensor) -> torch.Tensor:
+        return digit_scores(model, x)
+
     try:
         with torch.enable_grad():  # a caller inside torch.no_grad() still gets its map
             if method == "saliency":
-                values = Saliency(model).attribute(inputs, target=int(digit), abs=False)
+                values = Saliency(scores).attribute(inputs, target=int(digit), abs=False)
             else:
-                values = IntegratedGradients(model).attribute(
+                values = IntegratedGradients(scores).attribute(
                     inputs, baselines=blank_input().to(device), target=int(digit),
                     n_steps=INTEGRATED_GRADIENTS_STEPS,
                 )
         with torch.no_grad():
-            log_probability = float(model(inputs)[0, int(digit)])
+            score = float(scores(inputs)[0, int(digit)])
     finally:
         model.train(was_training)
-    return Attribution(int(digit), method, values[0, 0].detach().cpu().numpy().astype(np.float32), log_probability)
+    return Attribution(int(digit), method, values[0, 0].detach().cpu().numpy().astype(np.float32), score)

@@ -42,6 +42,8 @@ DEFAULT_REPEAT_STEPS = 50  # enough to see the curves part, a few seconds on 2 c
 BATCH_THUMBNAIL_PX = 48  # each digit of the batch on screen
 MIN_LEARNING_RATE, MAX_LEARNING_RATE = 1e-5, 100.0  # 100 is there to watch a step overshoot
 MAX_MOMENTUM = 0.99
+TABLE_ROW_PX = 35  # st.dataframe's row height: the layer table shows every row without scrolling
+KERNEL_MAPS_HEIGHT = 230  # px, as the Draw page draws conv1's kernels
 
 
 def shape_text(shape) -> str:
@@ -96,7 +98,7 @@ def forward_section(lab: StepLab) -> None:
         t("step.forward_type"): [row.kind for row in rows],
         t("step.forward_shape"): [shape_text(row.shape) for row in rows],
         t("step.forward_numbers"): [math.prod(row.shape) for row in rows],
-    }), hide_index=True, key="step_forward_table")
+    }), hide_index=True, height=TABLE_ROW_PX * (len(rows) + 1) + 3, key="step_forward_table")
     flat_index = next((i for i, row in enumerate(rows) if row.kind == "Flatten"), None)
     if flat_index is not None:
         before, after = rows[flat_index - 1].shape, rows[flat_index].shape
@@ -167,16 +169,14 @@ def backward_section(lab: StepLab) -> None:
         st.info(t("step.backward_piled", passes=gradients.passes))
     st.plotly_chart(step_figures.gradient_norms_figure(gradients.norms, gradients.passes), key="step_norms_chart")
     if gradients.first_conv_name is not None:
-        weights, grads = st.columns(2)
         count = len(gradients.first_conv_weights)
-        with weights:
-            st.plotly_chart(maps_figure(gradients.first_conv_weights.numpy(),
-                                        t("step.conv_weights_title", name=gradients.first_conv_name, count=count),
-                                        "step.kernel_label", height=260), key="step_conv_weights")
-        with grads:
-            st.plotly_chart(maps_figure(gradients.first_conv_gradients.numpy(),
-                                        t("step.conv_gradients_title", name=gradients.first_conv_name, count=count),
-                                        "step.kernel_label", height=260), key="step_conv_gradients")
+        height = KERNEL_MAPS_HEIGHT if count <= 10 else 2 * KERNEL_MAPS_HEIGHT  # a second row past 10 kernels
+        st.plotly_chart(maps_figure(gradients.first_conv_weights.numpy(),
+                                    t("step.conv_weights_title", name=gradients.first_conv_name, count=count),
+                                    "step.kernel_label", height=height), key="step_conv_weights")
+        st.plotly_chart(maps_figure(gradients.first_conv_gradients.numpy(),
+                                    t("step.conv_gradients_title", name=gradients.first_conv_name, count=count),
+                                    "step.kernel_label", height=height), key="step_conv_gradients")
         st.caption(t("step.conv_note"))
 
 
@@ -200,7 +200,6 @@ def step_section(lab: StepLab) -> None:
     ready = lab.backward_passes > 0 and lab.model.get_parameter(parameter).grad is not None
     if st.button(t("step.step_button"), key="step_step", icon=":material/footprint:", disabled=not ready):
         results()["step"] = optimizer_step(lab, parameter, learning_rate, momentum)
-        lab.backward_passes = 0  # the next backward starts from fresh gradients unless zero_grad is skipped
     if not ready:
         st.caption(t("step.step_needs_backward"))
     result = results().get("step")

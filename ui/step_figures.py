@@ -67,7 +67,9 @@ def loss_curves_figure(curves: list[LossCurve]) -> go.Figure:
             hovertemplate=t("step.curve_hover") + "<extra></extra>",
         ))
     figure.update_layout(
-        title=t("step.curves_title"), height=380, xaxis_title=t("step.axis_step"), yaxis_title=t("step.axis_loss"),
+        title=t("step.curves_title"), height=380, yaxis_title=t("step.axis_loss"),
+        xaxis=dict(title=t("step.axis_step"), tickformat="d", dtick=max(1, max(len(c.losses) for c in curves) // 10)
+                   if curves else 1),
         legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"),
         margin=dict(t=70, b=40, l=60, r=20),
     )

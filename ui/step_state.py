@@ -7,10 +7,9 @@ learner advances.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any, Callable
-
-import copy
 
 import streamlit as st
 
@@ -23,6 +22,8 @@ from ui.session import session_model
 SOURCE_SESSION = "session"  # the session's trained model; any other source is a preset's name
 LAB_KEY = "step_lab"  # (LabKey, StepLab)
 RESULTS_KEY = "step_results"  # {stage: result}
+# Widgets whose defaults come from the lab's network and optimizer: a new lab starts them afresh.
+LAB_WIDGET_KEYS = ("step_parameter", "step_learning_rate", "step_momentum")
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ def current_lab(source: str, batch_size: int, seed: int, data: MnistData, traine
     lab = new_lab(model, optimizer, config, recipe, data, batch_size, seed)
     st.session_state[LAB_KEY] = (key, lab)
     st.session_state[RESULTS_KEY] = {}
+    for widget in LAB_WIDGET_KEYS:
+        st.session_state.pop(widget, None)
     return lab
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_core.explain import METHODS, ExplainError, blank_input, saliency_map
+from mnist_core.explain import METHODS, ExplainError, blank_input, digit_scores, saliency_map
 from mnist_core.inference import inference_model
 
 
@@ -31,11 +31,12 @@ def test_saliency_is_28_by_28_toward_any_digit(model, image, method):
 
 
 def test_integrated_gradients_add_up_to_the_change_from_a_blank_canvas(model, image):
-    """Completeness: the attributions sum to log p[digit](image) - log p[digit](blank), within a few percent."""
+    """Completeness: the attributions sum to score[digit](image) - score[digit](blank), within a few percent."""
     attribution = saliency_map(model, image, 3, "integrated_gradients")
     with torch.no_grad():
-        blank = float(model(blank_input())[0, 3])
-    change = attribution.log_probability - blank
+        blank = float(digit_scores(model, blank_input())[0, 3])
+        assert attribution.score == pytest.approx(float(digit_scores(model, image)[0, 3]), rel=1e-6)
+    change = attribution.score - blank
     assert float(attribution.values.sum()) == pytest.approx(change, rel=0.1, abs=0.05)
 
 

@@ -259,3 +259,19 @@ def test_shapes_are_parsed_and_bounded():
     with pytest.raises(StepError):
         tensor_operation("bmm", (100, 1000, 1), (100, 1, 1000))  # 100 million results
 
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_model_trained_on_cuda_is_copied_to_the_cpu(embedded_data):
+    from mnist_core import new_training_state, train
+
+    state = new_training_state(TrainConfig(n_epochs=1, device="cuda"))
+    for _ in train(state, embedded_data):
+        pass
+    model, optimizer = copy_training_state(state)
+    assert all(p.device.type == "cpu" for p in model.parameters())
+    assert all(value.device.type == "cpu" for values in optimizer.state.values() for value in values.values()
+               if isinstance(value, torch.Tensor))
+    lab = new_lab(model, optimizer, state.config, state.recipe, embedded_data, BATCH, SEED)
+    backward_pass(lab)
+    assert optimizer_step(lab).max_formula_difference < 1e-6
