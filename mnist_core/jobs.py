@@ -32,7 +32,7 @@ import torch
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import MnistData
-from .device import free_cores, resolve_device, usable_cores
+from .device import resolve_device, usable_cores
 from .engine import (
     BatchEvent,
     History,
@@ -44,6 +44,8 @@ from .engine import (
     new_training_state,
     train,
 )
+from .netspec import NetSpec
+from .recipe import Recipe
 
 IDLE = "idle"  # nothing started yet
 WAITING = "waiting"  # queued for a free slot
@@ -99,7 +101,7 @@ class SlotLimiter:
             raise ValueError(f"max_waiting must be at least 0, got {max_waiting}.")
         self.slots = slots
         self.max_waiting = max_waiting
-        self._cores = usable_cores()  # counted once: cpu_threads runs before every batch
+        self._cores = usable_cores()
         self._condition = threading.Condition()
         self._in_use = 0
         self._queue: list[SlotTicket] = []  # waiting, first in line first
@@ -158,16 +160,18 @@ class SlotLimiter:
         with self._condition:
             return self._in_use
 
-    def cpu_threads(self, free: int) -> int:
-        """PyTorch threads for each running job: the free cores shared out, at least one each.
+    @property
+    def threads_per_job(self) -> int:
+        """PyTorch threads for each job: the cores shared out over the slots, at least one each.
 
-        Jobs that together start more threads than there are cores run far slower than one thread
-        each (bench/two_sessions.py, 2 cores: 16.5 s for two 2-thread epochs at once, against 6.7 s),
-        because libgomp then cuts its workers' spin-wait short and they sleep and wake on every
-        parallel region. Jobs on a GPU hold slots too, so they also count here.
-        free: cores not busy with other processes, measured when the asking job started.
+        Fixed for the server's lifetime, not sized to how many jobs run right now: CPU results depend on
+        the thread count (reductions split differently), so a job's numbers would otherwise depend on who
+        else is training. Sharing matters as much as fixing: jobs that together start more threads than
+        there are cores run far slower than one thread each (bench/two_sessions.py, 2 cores: 16.5 s for
+        two 2-thread epochs at once, against 6.7 s), because libgomp then cuts its workers' spin-wait
+        short and they sleep and wake on every parallel region. Jobs on a GPU hold slots too.
         """
-        return max(1, min(free, self._cores // max(1, self.in_use)))
+        return max(1, self._cores // self.slots)
 
     @property
     def waiting(self) -> int:
@@ -184,7 +188,7 @@ def default_limiter() -> SlotLimiter:
     MNIST_MAX_WAITING_JOBS places in the queue if set (0: no queue), else WAITING_PER_SLOT per slot.
 
     The cores are counted once for the server's lifetime, so a momentary load when the first job
-    starts does not shrink it; each job sizes its threads to the cores free when it starts.
+    starts does not shrink it.
     """
     global _default_limiter
     with _default_limiter_lock:
@@ -214,7 +218,8 @@ def session_idle_seconds() -> float:
 def copy_state(state: TrainingState) -> TrainingState:
     """An independent copy (weights, optimizer, history, RNG) that another thread can read or train."""
     model = copy.deepcopy(state.model)
-    optimizer = make_optimizer(model, state.config)
+    model.use_generator(None)  # the copy must not share or replay the run's random stream
+    optimizer = make_optimizer(model, state.config, state.recipe)
     optimizer.load_state_dict(copy.deepcopy(state.optimizer.state_dict()))
     shuffle_generator = torch.Generator()
     shuffle_generator.set_state(state.shuffle_generator.get_state())
@@ -227,6 +232,7 @@ def copy_state(state: TrainingState) -> TrainingState:
         examples_seen=state.examples_seen,
         shuffle_generator=shuffle_generator,
         torch_rng_state=None if state.torch_rng_state is None else state.torch_rng_state.clone(),
+        recipe=state.recipe,
     )
 
 
@@ -413,13 +419,7 @@ class TrainingJob:
                 with self._lock:
                     self._update(status=RUNNING)
                 started = time.perf_counter()
-                threads = None  # on a GPU the engine leaves CPU threads alone
-                if state.device.type == "cpu":
-                    free = free_cores()  # other processes' load, once: measuring takes 0.1 s
-                    # Each job sets its own thread's count before every batch (a new thread starts
-                    # from the last count set anywhere), so a running job gives up threads when
-                    # another starts and takes them back after.
-                    threads = lambda: self._limiter.cpu_threads(free)  # noqa: E731
+                threads = self._limiter.threads_per_job if state.device.type == "cpu" else None
                 for event in train(state, data, n_epochs, should_stop=self._stop.is_set, cpu_threads=threads):
                     elapsed = time.perf_counter() - started
                     progress = dict(
