@@ -14,6 +14,7 @@ its peak resident memory (VmHWM, reset before each scenario), and for browsing l
 done and their slowest one. Targets: two at once <= 2.5x alone, four <= 5x, progress at least every 2 s.
 
     .venv/bin/python bench/classroom.py                          # the project's settings (.streamlit/config.toml)
+    .venv/bin/python bench/classroom.py --rounds 3               # interleaved rounds, medians at the end
     .venv/bin/python bench/classroom.py --post-script-gc true    # Streamlit's default gc.collect(2) after every run
     .venv/bin/python bench/classroom.py --profile /tmp/classroom # also py-spy the server per scenario (needs root)
 
@@ -27,6 +28,7 @@ import argparse
 import collections
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -229,6 +231,8 @@ def main() -> None:
                         help="Streamlit's runner.postScriptGC: the project's config.toml, or forced")
     parser.add_argument("--scenarios", default="alone,two,four", help="comma-separated: alone, two, four")
     parser.add_argument("--verbose", action="store_true", help="print when each training page's progress changed")
+    parser.add_argument("--rounds", type=int, default=1, help="run the scenarios this many times, interleaved; "
+                        "medians at the end (other processes' load changes between scenarios)")
     parser.add_argument("--profile", type=Path, help="a folder for py-spy's record of each scenario")
     args = parser.parse_args()
     env = {} if args.post_script_gc == "project" else {"STREAMLIT_RUNNER_POST_SCRIPT_GC": args.post_script_gc}
@@ -241,16 +245,27 @@ def main() -> None:
         for name in BROWSED_PAGES:  # each page's first visit imports its modules
             open_learner(browser, url, name).context.close()
         print(f"warm-up run: {warm.trainers[0].seconds:.1f} s")
-        alone_s = None
         plan = {"alone": (1, 0, None), "two": (2, 0, TWO_AT_ONCE_TARGET), "four": (2, 2, FOUR_LEARNERS_TARGET)}
-        for name in args.scenarios.split(","):
-            n_training, n_browsing, target = plan[name]
-            profiler = start_profile(pid, args.profile, name)
-            result = run_scenario(browser, url, pid, n_training, n_browsing)
-            if name == "alone":
-                alone_s = result.trainers[0].seconds
-            report(name, result, alone_s, target, args.verbose)
-            stop_profile(profiler, args.profile, name)
+        slowest: dict[str, list[float]] = collections.defaultdict(list)  # per scenario, one figure per round
+        for round_number in range(1, args.rounds + 1):
+            alone_s = None
+            for name in args.scenarios.split(","):
+                n_training, n_browsing, target = plan[name]
+                profiler = start_profile(pid, args.profile, f"{name}-{round_number}")
+                result = run_scenario(browser, url, pid, n_training, n_browsing)
+                if name == "alone":
+                    alone_s = result.trainers[0].seconds
+                report(f"round {round_number}, {name}", result, alone_s, target, args.verbose)
+                stop_profile(profiler, args.profile, f"{name}-{round_number}")
+                slowest[name].append(max(trainer.seconds for trainer in result.trainers))
+        if args.rounds > 1 and "alone" in slowest:
+            alone = statistics.median(slowest["alone"])
+            print(f"\nmedians over {args.rounds} rounds (each scenario's slowest learner):")
+            for name, seconds in slowest.items():
+                target = plan[name][2]
+                verdict = "" if target is None else f" (target <= {target}x)"
+                print(f"  {name:5s} {statistics.median(seconds):6.1f} s, {statistics.median(seconds) / alone:.2f}x alone"
+                      f"{verdict}")
         browser.close()
 
 
