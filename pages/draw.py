@@ -254,7 +254,8 @@ def show_saliency(model, prepared) -> None:
                          key="draw_saliency_method", help=t("draw.saliency_method_help"))
     maps = [(t("draw.saliency_toward", digit=digit, percent=f"{reading.probabilities[digit]:.0%}"),
              saliency_map(model, prepared.tensor, digit, method).values) for digit in (reading.digit, other)]
-    st.plotly_chart(saliency_figure(prepared.centred, maps), key="draw_saliency")
+    st.plotly_chart(saliency_figure(prepared.centred, maps, t("draw.saliency_title", method=method_names[method])),
+                    key="draw_saliency")
     st.caption(t("draw.saliency_note"))
 
 st.title(t("draw.title"))

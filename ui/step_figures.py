@@ -100,7 +100,7 @@ def mode_figure(passes: ModePasses) -> go.Figure:
     return figure
 
 
-def saliency_figure(ink: np.ndarray, maps: list[tuple[str, np.ndarray]]) -> go.Figure:
+def saliency_figure(ink: np.ndarray, maps: list[tuple[str, np.ndarray]], title: str) -> go.Figure:
     """Each attribution map over the 28 x 28 input: the ink in grey beneath, red pushes toward the digit, blue
     away. One colour scale for all panels, so their strengths compare."""
     limit = max(float(np.abs(values).max()) for _, values in maps) or 1.0
@@ -116,5 +116,5 @@ def saliency_figure(ink: np.ndarray, maps: list[tuple[str, np.ndarray]]) -> go.F
         ), row=1, col=column)
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
-    figure.update_layout(height=340, margin=dict(t=50, b=10, l=10, r=10))
+    figure.update_layout(title=title, height=360, margin=dict(t=80, b=10, l=10, r=10))
     return figure

@@ -97,8 +97,8 @@ def test_uploaded_checkpoint_reads_an_uploaded_image(trained_state, digit_png):
     assert sum(probabilities["data"][0]["y"]) == pytest.approx(1.0, abs=1e-4)
     # What the net sees (crop, fit, centred) and inside the net (conv1, conv2, kernels).
     assert len(app.get("image")) >= 4  # the uploaded image and the three steps
-    assert len(app.get("plotly_chart")) == 4
-    assert chart_titles(app)[1:] == [EN["draw.conv1_title"], EN["draw.conv2_title"], EN["draw.kernels_title"]]
+    assert len(app.get("plotly_chart")) == 5  # and why this answer (the saliency maps)
+    assert chart_titles(app)[1:4] == [EN["draw.conv1_title"], EN["draw.conv2_title"], EN["draw.kernels_title"]]
 
     app.toggle(key="draw_compare_naive").set_value(True).run()
     assert not app.exception
