@@ -19,6 +19,7 @@ MAIN_CONTROL = {
     "dataset": "dataset.seed",
     "shapes": "shapes.n",
     "train": "train.epochs",
+    "step": "step.batch_size",
     "draw": "draw.model_source",
 }
 
