@@ -33,6 +33,7 @@ import torch
 
 from .config import TrainConfig
 from .engine import History, TrainingState, make_optimizer
+from .history import downsample_min_max
 from .model import TUTORIAL_SPEC
 from .netspec import NetSpec, SpecError, build_model, check_spec, expected_state_shapes
 from .recipe import Recipe
@@ -47,6 +48,7 @@ REQUIRED_KEYS = {"format", "version", "model_state", "optimizer_state", "config"
 # Points per history list: 16 epochs of full MNIST logged after every batch of one. Pickled, a list this
 # long takes about 9 MB, so a file within MAX_CHECKPOINT_BYTES can hold the two longest lists.
 MAX_HISTORY_POINTS = 1_000_000
+MAX_SAVED_TRAIN_POINTS = 200_000  # about 3 MB in the file; longer train-loss curves are thinned on saving
 # Pickle opcodes: each builds at most one value (a number, a string, a reference), about 36 bytes at
 # worst, so this caps what unpickling can cost at about 80 MB: the two longest history lists, plus room.
 MAX_PICKLE_OPCODES = 2 * MAX_HISTORY_POINTS + 100_000
@@ -92,13 +94,25 @@ def checkpoint_dict(state: TrainingState) -> dict:
         "model_state": _to_cpu(state.model.state_dict()),
         "optimizer_state": _to_cpu(state.optimizer.state_dict()),
         "config": state.config.to_dict(),
-        "history": state.history.to_dict(),
+        "history": _saved_history(state.history),
         "epochs_done": state.epochs_done,
         "examples_seen": state.examples_seen,
         "rng": rng,
         "spec": state.spec.to_dict(),  # optional on reading: files from before the network lab hold the tutorial's
         "recipe": state.recipe.to_dict(),
     }
+
+
+def _saved_history(history: History) -> dict[str, list]:
+    """The history as plain lists, the train-loss curve cut to MAX_SAVED_TRAIN_POINTS (each bucket's lowest and
+    highest loss kept, as the live chart does) so that long runs (batch size 1, every batch logged) still save
+    well under the file and history limits. The history in memory keeps every point."""
+    values = history.to_dict()
+    if len(values["train_losses"]) > MAX_SAVED_TRAIN_POINTS:
+        counter, losses = downsample_min_max(history.train_counter.to_numpy(), history.train_losses.to_numpy(),
+                                             MAX_SAVED_TRAIN_POINTS)
+        values["train_counter"], values["train_losses"] = counter.tolist(), losses.tolist()
+    return values
 
 
 def checkpoint_bytes(state: TrainingState) -> bytes:

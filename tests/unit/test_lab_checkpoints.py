@@ -83,3 +83,22 @@ def test_a_checkpoint_whose_weights_do_not_fit_its_spec_is_refused():
     torch.save(payload, buffer)
     with pytest.raises(CheckpointError, match="different model"):
         load_checkpoint(buffer.getvalue())
+
+
+def test_a_very_long_history_saves_thinned_and_loads():
+    """Batch size 1 with every batch logged reaches millions of points; the file keeps the curve's shape
+    (spikes included) within the loader's limits, and the run's history in memory keeps every point."""
+    from mnist_core.checkpoint import MAX_SAVED_TRAIN_POINTS
+
+    state = new_training_state(TrainConfig(device="cpu"))
+    n = 1_500_000
+    losses = torch.linspace(2.3, 0.1, n).double()
+    losses[777_777] = 9.0  # one bad batch
+    for column, values in (("train_losses", losses.tolist()), ("train_counter", list(range(n)))):
+        getattr(state.history, column).extend(values)
+    loaded = load_checkpoint(checkpoint_bytes(state))
+    assert len(state.history.train_losses) == n
+    saved = list(loaded.history.train_losses)
+    assert len(saved) <= MAX_SAVED_TRAIN_POINTS and 9.0 in saved
+    counters = list(loaded.history.train_counter)
+    assert counters[0] == 0 and counters[-1] == n - 1 and counters == sorted(counters)
