@@ -1,8 +1,8 @@
 """Two browser sessions training at once: the jobs' shared-out CPU threads vs every job taking all free cores.
 
 Both sessions start a 1-epoch run together through the training page's job machinery, first with
-SlotLimiter's rule (running jobs share the cores out, asked again before every batch), then with
-each job keeping every free core, as it did before that rule. Runs alternate, in one process;
+SlotLimiter's rule (each job trains with its slot's share of the cores, cores // slots), then with
+each job taking every core, as it did before that rule. Runs alternate, in one process;
 the figure is how long the slower of the two sessions waited for its epoch.
 
     .venv/bin/python bench/two_sessions.py [--data-dir FOLDER] [--repeats 2]
@@ -26,10 +26,11 @@ from mnist_core.jobs import FINISHED, SlotLimiter, TrainingSession  # noqa: E402
 
 
 class EveryJobTakesAllFreeCores(SlotLimiter):
-    """The old behaviour: each job sized its threads to the cores free of other processes."""
+    """The old behaviour: each job took every core, whoever else was training."""
 
-    def cpu_threads(self, free: int) -> int:
-        return free
+    @property
+    def threads_per_job(self) -> int:
+        return usable_cores()
 
 
 def both_sessions_seconds(limiter: SlotLimiter, config: TrainConfig, data, folder: Path) -> float:
