@@ -10,13 +10,11 @@ from __future__ import annotations
 import gzip
 import math
 import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torchvision.datasets.mnist import read_image_file, read_label_file
 
 MEAN = 0.1307  # mean pixel of the MNIST training set, after scaling to [0, 1]
 STD = 0.3081  # its standard deviation
@@ -25,6 +23,10 @@ N_CLASSES = 10
 DATA_DIR_ENV = "MNIST_DATA_DIR"
 DEFAULT_DOWNLOAD_ROOT = Path("data")
 DOWNLOAD_PROBE_SECONDS = 3.0  # offline networks can hang a name lookup; give up after this
+# torchvision's first MNIST mirror (a test checks it still is). Named here so that deciding whether the
+# download can work does not import torchvision, which pulls in torch._dynamo: seconds at every start.
+DOWNLOAD_HOST = "ossci-datasets.s3.amazonaws.com"
+DOWNLOAD_PORT = 443  # https
 
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -50,15 +52,23 @@ SKIPPED_CACHE = "cache"  # an earlier download in ./data
 SKIPPED_DOWNLOAD = "download"  # a fresh torchvision download
 
 
+# In English, for the CLI; the app puts its own translated headline before the reason.
+SKIPPED_HEADLINES = {
+    SKIPPED_FOLDER: f"The folder named by {DATA_DIR_ENV} was not used:",
+    SKIPPED_CACHE: "The earlier download in ./data was not used:",
+    SKIPPED_DOWNLOAD: "MNIST was not downloaded:",
+}
+
+
 @dataclass(frozen=True)
 class SkippedSource:
     """A better source that could not be used: which one (a SKIPPED_* key) and why, in English."""
 
     source: str
-    reason: str
+    reason: str  # the detail alone, naming the file or host; str() adds the headline
 
     def __str__(self) -> str:
-        return self.reason
+        return f"{SKIPPED_HEADLINES[self.source]} {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -117,8 +127,8 @@ def _find_idx_file(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def _check_idx_header(path: Path, data: bytes, magic: int) -> int:
-    """Validate the magic number and length of an IDX file; return its item count."""
+def _check_idx_header(path: Path, data: bytes, magic: int) -> list[int]:
+    """Validate the magic number and length of an IDX file; return its dimensions."""
     if len(data) < 8:
         raise DataError(f"{path}: truncated file ({len(data)} bytes; an IDX header alone is 8 or more).")
     found = int.from_bytes(data[0:4], "big")
@@ -126,7 +136,7 @@ def _check_idx_header(path: Path, data: bytes, magic: int) -> int:
         kind = "images" if magic == IMAGES_MAGIC else "labels"
         raise DataError(f"{path}: bad magic number {found}; MNIST {kind} files start with {magic}.")
     n_dims = magic % 256
-    header = 4 * (n_dims + 1)
+    header = _header_bytes(magic)
     if len(data) < header:
         raise DataError(f"{path}: truncated file (header cut short).")
     dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(n_dims)]
@@ -135,30 +145,28 @@ def _check_idx_header(path: Path, data: bytes, magic: int) -> int:
     expected = header + math.prod(dims)  # one byte per item
     if len(data) < expected:
         raise DataError(f"{path}: truncated file ({len(data):,} bytes, the header promises {expected:,}).")
-    return dims[0]
+    if len(data) > expected:
+        raise DataError(f"{path}: not a valid IDX file ({len(data) - expected:,} bytes after the items its header promises).")
+    return dims
+
+
+def _header_bytes(magic: int) -> int:
+    """The magic number, then one 4-byte size per dimension."""
+    return 4 * (magic % 256 + 1)
 
 
 def _read_idx(path: Path, magic: int) -> torch.Tensor:
-    """Read one IDX file (plain or .gz) with torchvision's reader, after checking it."""
+    """Read one IDX file (plain or .gz) after checking its header: uint8 images, int64 labels.
+
+    The format is torchvision's read_image_file/read_label_file's, read here without importing
+    torchvision (seconds at every start)."""
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise DataError(f"{path}: cannot be read ({exc}).") from exc
-    _check_idx_header(path, raw, magic)
-    reader = read_image_file if magic == IMAGES_MAGIC else read_label_file
-    if path.suffix != ".gz":
-        return _call_reader(reader, path)
-    with tempfile.TemporaryDirectory() as tmp:
-        source = Path(tmp) / path.stem  # torchvision's readers take a path to an uncompressed file
-        source.write_bytes(raw)
-        return _call_reader(reader, source, shown_as=path)
-
-
-def _call_reader(reader, source: Path, shown_as: Path | None = None) -> torch.Tensor:
-    try:
-        return reader(str(source))
-    except Exception as exc:  # torchvision signals malformed files with AssertionError/RuntimeError
-        raise DataError(f"{shown_as or source}: not a valid IDX file ({exc or type(exc).__name__}).") from exc
+    dims = _check_idx_header(path, raw, magic)
+    items = torch.frombuffer(bytearray(raw), dtype=torch.uint8, offset=_header_bytes(magic)).reshape(dims)
+    return items if magic == IMAGES_MAGIC else items.long()
 
 
 def read_idx_folder(folder: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -221,7 +229,7 @@ _download_lock = threading.Lock()
 _download_failed: str | None = None  # remembered for the whole process: offline stays offline
 
 
-def _network_reachable(host: str, port: int = 443) -> bool:
+def _network_reachable(host: str, port: int = DOWNLOAD_PORT) -> bool:
     """A name lookup and connection bounded by DOWNLOAD_PROBE_SECONDS, even where DNS hangs."""
     import socket
 
@@ -253,16 +261,13 @@ def _file_versions(folder: Path) -> dict[Path, tuple[int, int]]:
 def _download(root: Path) -> Path:
     """torchvision's MNIST download into root; returns the folder of raw IDX files."""
     global _download_failed
-    from torchvision.datasets import MNIST
-
     with _download_lock:
         if _download_failed:
             raise DataError(_download_failed)
-        mirror = MNIST.mirrors[0]
-        host = mirror.split("/")[2]
-        if not _network_reachable(host):
-            _download_failed = f"MNIST download skipped: {host} is not reachable (offline?)."
+        if not _network_reachable(DOWNLOAD_HOST):
+            _download_failed = f"{DOWNLOAD_HOST} is not reachable (offline?)."
             raise DataError(_download_failed)
+        from torchvision.datasets import MNIST  # only now: its import alone takes seconds
         raw = root / "MNIST" / "raw"
         before = _file_versions(raw)
         try:
@@ -272,7 +277,7 @@ def _download(root: Path) -> Path:
             for path, version in _file_versions(raw).items():
                 if before.get(path) != version:  # written or rewritten by this download
                     path.unlink(missing_ok=True)
-            _download_failed = f"MNIST download failed: {exc}"
+            _download_failed = f"{DOWNLOAD_HOST} answered, but the download failed: {exc}"
             raise DataError(_download_failed) from exc
     return raw
 

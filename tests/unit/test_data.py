@@ -10,16 +10,20 @@ import gzip
 import pytest
 import torch
 
+from tests.conftest import ROOT
+
 from mnist_core import MEAN, STD, DataError, load_mnist, normalize, to_pixels
 from mnist_core import data as data_module
 from mnist_core.data import (
     DATA_DIR_ENV,
+    DOWNLOAD_HOST,
     IDX_FILES,
     SOURCE_DOWNLOAD,
     SOURCE_EMBEDDED,
     SOURCE_FOLDER,
     SKIPPED_DOWNLOAD,
     SKIPPED_FOLDER,
+    SkippedSource,
     load_embedded,
     read_idx_folder,
     write_idx_file,
@@ -86,6 +90,8 @@ def break_file(folder, key: str, how: str):
         path.write_bytes(data[: len(data) - 100])
     elif how == "header only":
         path.write_bytes(data[:6])
+    elif how == "trailing bytes":
+        path.write_bytes(data + bytes(3))
     return path
 
 
@@ -96,6 +102,7 @@ def break_file(folder, key: str, how: str):
         ("test_labels", "bad magic", "bad magic number 1234; MNIST labels files start with 2049"),
         ("train_images", "truncated", "truncated file"),
         ("test_images", "header only", "truncated file (6 bytes"),
+        ("test_labels", "trailing bytes", "not a valid IDX file (3 bytes after the items its header promises)"),
     ],
 )
 def test_corrupt_file_is_named_with_the_problem(tmp_path, key, how, words):
@@ -167,7 +174,32 @@ def test_offline_download_is_skipped_once_and_remembered(tmp_path, no_network):
     assert first.source == second.source == SOURCE_EMBEDDED
     assert first.notes[0].source == SKIPPED_DOWNLOAD and "not reachable" in first.notes[0].reason
     assert second.notes == first.notes
-    assert len(no_network) == 1  # the second call did not probe again
+    assert no_network == [DOWNLOAD_HOST]  # the second call did not probe again
+
+
+def test_a_skipped_source_is_said_once():
+    """The app shows its own headline before the reason, the CLI prints str(note): neither repeats itself."""
+    note = SkippedSource(SKIPPED_DOWNLOAD, f"{DOWNLOAD_HOST} is not reachable (offline?).")
+    assert str(note) == f"MNIST was not downloaded: {DOWNLOAD_HOST} is not reachable (offline?)."
+    assert "download" not in note.reason.lower()
+
+
+def test_the_probed_host_is_torchvisions_mirror_and_probing_imports_no_torchvision(tmp_path):
+    """The host is named in the core so that an offline start never imports torchvision (seconds)."""
+    import subprocess
+    import sys
+
+    import torchvision.datasets
+
+    assert torchvision.datasets.MNIST.mirrors[0].split("/")[2] == DOWNLOAD_HOST
+    code = (
+        "import sys\nfrom mnist_core import data\n"
+        "data._network_reachable = lambda host, port=443: False\n"
+        f"loaded = data.load_mnist(download=True, download_root={str(tmp_path)!r})\n"
+        "assert loaded.notes and 'torchvision' not in sys.modules, sorted(sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
 
 
 def test_download_source_goes_through_torchvision(tmp_path, monkeypatch):
