@@ -70,6 +70,7 @@ def _new_row(place: str, layer: dict) -> dict:
 def set_layers(place: str, layers: list[dict], preset: str) -> None:
     """Replace the network of place (new row ids, so every widget starts from the new values)."""
     st.session_state[_key(place, "rows")] = [_new_row(place, layer) for layer in layers]
+    st.session_state.pop(_key(place, "add_at"), None)  # a new network: new layers go before its last again
     st.session_state[_key(place, "preset")] = preset
     if preset != CUSTOM:
         st.session_state[_key(place, "base")] = preset
