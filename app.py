@@ -1,7 +1,12 @@
-"""Router: the page list and the sidebar shared by every page. Run: streamlit run app.py"""
+"""Router: the page list and the sidebar shared by every page. Run: streamlit run app.py
+
+Nothing imported here imports torch: the data and the core load in the background (ui/data.py), started
+once the first page is drawn.
+"""
 
 import streamlit as st
 
+from ui.data import start_loading_data
 from ui.i18n import LANGUAGE_KEY, current_language, languages, t
 from ui.navigation import PAGES, mark_routed
 from ui.sidebar import render_sidebar
@@ -27,4 +32,7 @@ navigation = st.navigation(
     ]
 )
 render_sidebar()
-navigation.run()
+try:
+    navigation.run()
+finally:  # once the page is drawn (the load's imports would slow its run), and also when the page stopped
+    start_loading_data()

@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from mnist_core import FLAT_FEATURES
 from ui.i18n import t
 from ui.navigation import PAGES, ensure_router
 
@@ -19,8 +18,12 @@ for row_start in range(0, len(steps), 2):
             st.write(t(f"home.teaches_{entry.section}"))
 
 st.subheader(t("home.network_heading"))
-st.code(t("home.network_layers", flat_features=FLAT_FEATURES), language=None)
-st.caption(t("home.network_note", flat_features=FLAT_FEATURES))
+network = st.container()  # filled last: its sizes come from the core, whose torch import takes seconds
 
 st.subheader(t("home.sidebar_heading"))
 st.write(t("home.sidebar_text"))
+
+from mnist_core import FLAT_FEATURES  # noqa: E402  (the rest of the page is on screen meanwhile)
+
+network.code(t("home.network_layers", flat_features=FLAT_FEATURES), language=None)
+network.caption(t("home.network_note", flat_features=FLAT_FEATURES))

@@ -1,17 +1,64 @@
-"""The dataset, loaded once per server process and shared read-only by every session."""
+"""The dataset, loaded once per server process in the background and shared read-only by every session.
+
+Importing torch and the core, deciding whether the download can work and reading the digits take seconds
+that the home page does not need. app.py starts the load once the page is drawn; what needs the data waits
+for it (load_data, which starts it if need be), or asks whether it is there yet (data_ready). The loading
+thread only runs the core: any st.* call outside a script run logs "missing ScriptRunContext".
+"""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future
+from typing import TYPE_CHECKING
+
 import streamlit as st
 
-from mnist_core import MnistData, load_mnist
 from ui.i18n import t
 
+if TYPE_CHECKING:  # importing the core imports torch: seconds, which the first page must not wait for
+    from mnist_core import MnistData
 
-@st.cache_resource(show_spinner=False)
+_loading_lock = threading.Lock()
+_loading: Future | None = None  # one load per server process, shared by every session
+
+
+def start_loading_data() -> Future:
+    """Begin loading in a background thread, unless it has begun; returns at once."""
+    global _loading
+    with _loading_lock:
+        if _loading is None:
+            _loading = Future()
+            threading.Thread(target=_load, args=(_loading,), name="mnist-data-loader", daemon=True).start()
+        return _loading
+
+
+def _load(loading: Future) -> None:
+    try:
+        from mnist_core import load_mnist
+
+        # On the CPU, whatever device trains. A bad MNIST_DATA_DIR falls back to the next source; data.notes says why.
+        loading.set_result(load_mnist(device="cpu", strict=False))
+    except BaseException as exc:  # anything, or every page waiting in load_data() would wait forever
+        loading.set_exception(exc)
+
+
+def data_ready() -> bool:
+    """Whether load_data() would return (or raise) without waiting."""
+    loading = _loading
+    return loading is not None and loading.done()
+
+
 def load_data() -> MnistData:
-    """MNIST on the CPU. A bad MNIST_DATA_DIR falls back to the next source; data.notes says why."""
-    return load_mnist(device="cpu", strict=False)
+    """MNIST on the CPU, waiting for the background load (started if need be); raises what the load raised."""
+    return start_loading_data().result()
+
+
+def forget_data() -> None:
+    """Load again on the next call: for tests that change MNIST_DATA_DIR."""
+    global _loading
+    with _loading_lock:
+        _loading = None
 
 
 def data_or_stop() -> MnistData:

@@ -1,19 +1,24 @@
-"""The sidebar every page shares: the data in use, the device, and this session's model."""
+"""The sidebar every page shares: the data in use, the device, and this session's model.
+
+Each of these needs torch and the core, which load in the background (ui/data.py) while the page is drawn:
+until they are there, the sidebar shows a note that refreshes itself, so no page waits for them.
+"""
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import streamlit as st
-import torch
 
-from mnist_core import MnistData, resolve_device
-from mnist_core.data import DATA_DIR_ENV, SKIPPED_FOLDER, SOURCE_EMBEDDED
-from ui.data import load_data
+from ui.data import data_ready, load_data
 from ui.i18n import t
-from ui.session import keep_alive_seconds, model_summary
+
+if TYPE_CHECKING:
+    from mnist_core import MnistData
 
 SIDEBAR_REFRESH_SECONDS = 2.0  # the training page has its own, faster live view
+LOADING_POLL_SECONDS = 0.5  # how often the note asks whether the background load is done
 
 
 def data_source_label(data: MnistData) -> str:
@@ -21,6 +26,8 @@ def data_source_label(data: MnistData) -> str:
 
 
 def _data_section() -> None:
+    from mnist_core.data import DATA_DIR_ENV, SKIPPED_FOLDER, SOURCE_EMBEDDED
+
     st.subheader(t("app.data_heading"))
     try:
         data = load_data()
@@ -42,6 +49,10 @@ def _data_section() -> None:
 
 
 def _device_section() -> None:
+    import torch
+
+    from mnist_core import resolve_device
+
     st.subheader(t("app.device_heading"))
     device = resolve_device("auto")
     if device.type == "cuda":
@@ -51,6 +62,8 @@ def _device_section() -> None:
 
 
 def _model_status(polling: bool) -> None:
+    from ui.session import model_summary
+
     summary = model_summary()
     if polling and summary.status != "training":
         st.rerun()  # training ended: one full run redraws every page's results and stops this polling
@@ -59,6 +72,8 @@ def _model_status(polling: bool) -> None:
 
 
 def _model_section() -> None:
+    from ui.session import keep_alive_seconds, model_summary
+
     st.subheader(t("app.model_heading"))
     training = model_summary().status == "training"
     # While this session trains, only this caption reruns, every SIDEBAR_REFRESH_SECONDS, on any page.
@@ -67,8 +82,17 @@ def _model_section() -> None:
     st.fragment(run_every=SIDEBAR_REFRESH_SECONDS if training else keep_alive_seconds())(_model_status)(training)
 
 
+def _loading_note() -> None:
+    if data_ready():
+        st.rerun()  # one full run draws the sections below and ends this polling
+    st.caption(t("app.data_loading"))
+
+
 def render_sidebar() -> None:
     with st.sidebar:
+        if not data_ready():
+            st.fragment(run_every=LOADING_POLL_SECONDS)(_loading_note)()
+            return
         _data_section()
         _device_section()
         _model_section()

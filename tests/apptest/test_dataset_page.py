@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 from mnist_core import MEAN, STD
 from mnist_core.samples import MAX_SAMPLES, MIN_SAMPLES, pick_samples
 from tests.apptest.app import new_app, open_page
-from ui.data import load_data
+from ui.data import forget_data, load_data
 from ui.i18n import strings
 from ui.navigation import PAGES
 
@@ -117,8 +117,9 @@ def test_chinese_page(data):
 def test_bad_data_folder_warns_and_falls_back(monkeypatch, tmp_path):
     (tmp_path / "train-images-idx3-ubyte").write_bytes(b"not an idx file")
     monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path))
-    load_data.clear()
+    forget_data()
     try:
+        load_data()  # the sidebar draws what it says about the data once the background load is done
         app = new_app(language=None)
         app.run()  # AppTest drops the router's sidebar after switch_page, so read it on the home page
         assert not app.exception
@@ -132,4 +133,4 @@ def test_bad_data_folder_warns_and_falls_back(monkeypatch, tmp_path):
         assert len(grid_captions(app)) == MIN_SAMPLES  # the page still works on the fallback data
     finally:
         monkeypatch.delenv("MNIST_DATA_DIR")
-        load_data.clear()
+        forget_data()
