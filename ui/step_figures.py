@@ -114,7 +114,9 @@ def saliency_figure(ink: np.ndarray, maps: list[tuple[str, np.ndarray]], title: 
             coloraxis=None, showscale=column == len(maps), colorbar=dict(title=dict(text=t("draw.saliency_colorbar"))),
             hovertemplate=t("draw.saliency_hover") + "<extra></extra>",
         ), row=1, col=column)
-    figure.update_xaxes(visible=False)
-    figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
+    figure.update_xaxes(visible=False, constrain="domain")
+    for column in range(1, len(maps) + 1):  # square pixels: each panel's y follows its own x
+        figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x" if column == 1 else f"x{column}",
+                            constrain="domain", row=1, col=column)
     figure.update_layout(title=title, height=360, margin=dict(t=80, b=10, l=10, r=10))
     return figure
