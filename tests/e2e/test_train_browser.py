@@ -171,7 +171,7 @@ def test_upload_a_bad_file_then_a_checkpoint_and_pick_a_confusion_cell(page, app
     from mnist_core import checkpoint_bytes
 
     open_app_page(page, app_url, "train")
-    uploader = page.locator("[data-testid='stFileUploaderDropzoneInput']")
+    uploader = page.locator(".st-key-train_upload [data-testid='stFileUploaderDropzoneInput']")  # not the network's JSON
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"this is not a checkpoint")
     uploader.set_input_files(str(broken))
