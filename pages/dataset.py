@@ -17,6 +17,9 @@ ensure_router()
 
 SEED_KEY = "dataset_seed"
 SEED_LIMIT = 2**31 - 1  # torch.Generator.manual_seed takes any int; keep it typeable
+# The Digit box's "no filter" option. Not None: a None written back to a selectbox's key (app.py keeps
+# page inputs that way) reads to Streamlit as "nothing chosen", and the box went blank.
+ALL_DIGITS = "all"
 
 
 @st.cache_resource(show_spinner=False)
@@ -48,12 +51,13 @@ split = controls[0].radio(
 )
 st.session_state.setdefault("dataset_count", MIN_SAMPLES)  # a default, not value=: app.py writes the key back
 count = controls[1].slider(t("dataset.count"), MIN_SAMPLES, MAX_SAMPLES, help=t("dataset.count_help"), key="dataset_count")
-digit = controls[2].selectbox(
+digit_choice = controls[2].selectbox(
     t("dataset.digit_filter"),
-    [None, *range(N_CLASSES)],
-    format_func=lambda value: t("dataset.all_digits") if value is None else str(value),
+    [ALL_DIGITS, *range(N_CLASSES)],
+    format_func=lambda value: t("dataset.all_digits") if value == ALL_DIGITS else str(value),
     key="dataset_digit",
 )
+digit = None if digit_choice == ALL_DIGITS else digit_choice
 st.session_state.setdefault(SEED_KEY, 0)
 seed = controls[3].number_input(t("dataset.seed"), 0, SEED_LIMIT, key=SEED_KEY, help=t("dataset.seed_help"))
 controls[4].button(t("dataset.reshuffle"), on_click=reshuffle, icon=":material/shuffle:", key="dataset_reshuffle")

@@ -52,7 +52,13 @@ def mark_routed() -> None:
 
     st.session_state[ROUTED_KEY] = True
     kept = st.session_state.setdefault(KEPT_VALUES_KEY, {})
-    kept.update({key: st.session_state[key] for key in st.session_state.keys() if KEPT_WIDGETS.fullmatch(key)})
+    for key in [key for key in st.session_state.keys() if KEPT_WIDGETS.fullmatch(key)]:
+        # None is never kept: written to a selectbox's key it means "nothing chosen", so a None option
+        # would show as an empty box. A widget left at None comes back with its default instead.
+        if st.session_state[key] is None:
+            kept.pop(key, None)
+        else:
+            kept[key] = st.session_state[key]
     for key, value in kept.items():
         st.session_state[key] = value  # written back even when present, so Streamlit keeps it this run too
 
