@@ -44,7 +44,7 @@ def test_every_page_in_chinese_after_the_switch(page, app_url):
 
     for entry in PAGES:
         nav = page.locator("[data-testid='stSidebarNav']")
-        nav.get_by_role("link", name=CHINESE[entry.title_key]).click()
+        nav.get_by_role("link", name=CHINESE[entry.title_key], exact=True).click()
         wait_idle(page)
         assert_no_exception(page)
         expected = CHINESE["app.title"] if entry.section == "home" else CHINESE[entry.title_key]
