@@ -9,7 +9,7 @@ from mnist_core import MEAN, STD, to_pixels
 from mnist_core.data import DATA_DIR_ENV, N_CLASSES, SOURCE_EMBEDDED
 from mnist_core.samples import MAX_SAMPLES, MIN_SAMPLES, SampleError, class_counts, pick_samples, pixel_stats
 from ui.data import data_or_stop
-from ui.dataset_charts import class_distribution_figure, digit_heatmap_figure, thumbnails
+from ui.dataset_charts import class_distribution_figure, digit_heatmap_figure, draw_sample_grid, thumbnails
 from ui.i18n import t
 from ui.navigation import ensure_router
 
@@ -74,11 +74,7 @@ picked_pixels = to_pixels(images[picked].cpu())
 picked_labels = labels[picked].tolist()
 if len(picked) < count:
     st.caption(t("dataset.fewer_samples", shown=len(picked), count=count))
-st.image(
-    thumbnails(picked_pixels),
-    caption=[t("dataset.ground_truth", label=label) for label in picked_labels],
-    output_format="PNG",  # lossless: JPEG blurs single pixels
-)
+draw_sample_grid(thumbnails(picked_pixels), [t("dataset.ground_truth", label=label) for label in picked_labels])
 
 left, right = st.columns(2)
 with left:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import plotly.graph_objects as go
+import streamlit as st
 import torch
 from PIL import Image
 
@@ -11,12 +12,22 @@ from ui.i18n import t
 
 THUMBNAIL_SCALE = 3  # 28 px digits drawn at 84 px, nearest-neighbour, so pixels stay visible
 SPLIT_COLORS = {"train": "#1f77b4", "test": "#ff7f0e"}
+SAMPLES_PER_ROW = 8  # columns that still fit an 84 px digit beside the sidebar at 1280 px; a caption wraps in its column
 
 
 def thumbnails(pixels: torch.Tensor) -> list[Image.Image]:
     """uint8 N x 1 x 28 x 28 -> enlarged greyscale images, white ink on black as in the tutorial's plot."""
     size = IMAGE_SIZE * THUMBNAIL_SCALE
     return [Image.fromarray(image[0].numpy()).resize((size, size), Image.NEAREST) for image in pixels]
+
+
+def draw_sample_grid(images: list[Image.Image], captions: list[str]) -> None:
+    """Each digit in a cell of its own, its caption under it. (One st.image of a list lays the captions
+    out in a row of their own, where they run together: "Ground truth: 0 Ground truth: 0 ...")"""
+    for start in range(0, len(images), SAMPLES_PER_ROW):
+        row = slice(start, start + SAMPLES_PER_ROW)
+        for cell, image, caption in zip(st.columns(SAMPLES_PER_ROW), images[row], captions[row]):
+            cell.image(image, caption=caption, output_format="PNG")  # lossless: JPEG blurs single pixels
 
 
 def class_distribution_figure(counts_by_split: dict[str, list[int]]) -> go.Figure:

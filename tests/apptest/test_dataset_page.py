@@ -19,7 +19,10 @@ def open_dataset_page(language: str = "en") -> AppTest:
 
 
 def grid_captions(app: AppTest) -> list[str]:
-    return [image.caption for image in app.get("image")[0].proto.imgs]
+    """The sample grid's captions in order; each digit is an image of its own, its caption under it."""
+    images = [image.proto.imgs for image in app.get("image")]
+    assert all(len(imgs) == 1 for imgs in images), "one st.image of several digits runs their captions together"
+    return [imgs[0].caption for imgs in images]
 
 
 def grid_labels(app: AppTest) -> list[int]:
