@@ -11,7 +11,7 @@ DATA_DIR ?=
 PYTEST_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install install-dev run test chromium clean
+.PHONY: install install-dev run test chromium cjk-font-hint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,15 @@ install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
-run: install
+# The Chinese pages need a CJK font where the browser runs; without one every character is an empty box.
+# Only a hint: the browser may run on another machine, and fc-list may be missing.
+cjk-font-hint:
+	@if command -v fc-list >/dev/null 2>&1 && [ -z "$$(fc-list :lang=zh 2>/dev/null)" ]; then \
+		echo "note: no Chinese (CJK) font found here, so a browser on this machine shows the 中文 pages as empty boxes;"; \
+		echo "      install one, e.g. sudo apt-get install fonts-noto-cjk"; \
+	fi
+
+run: install cjk-font-hint
 	$(if $(DATA_DIR),MNIST_DATA_DIR="$(DATA_DIR)") $(BIN)/python -m streamlit run app.py --server.port $(PORT)
 
 # Debian's chromium drives the browser tests; Playwright's own browser download is never used.

@@ -17,7 +17,7 @@ st.set_page_config(page_title=t("app.title"), page_icon="🔢", layout="wide")
 
 with st.sidebar:
     names = languages()
-    st.selectbox(t("app.language"), list(names), format_func=names.get, key=LANGUAGE_KEY)
+    st.selectbox(t("app.language"), list(names), format_func=names.get, key=LANGUAGE_KEY, help=t("app.language_help"))
 
 navigation = st.navigation(
     [

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 import mnist_core
 from tests.apptest.app import RUN_TIMEOUT_S, new_app, open_page
 from ui.data import forget_data, load_data
-from ui.i18n import languages, strings
+from ui.i18n import LANGUAGE_KEY, languages, strings
 from ui.navigation import PAGES
 
 
@@ -75,3 +75,11 @@ def test_home_page_and_sidebar_are_drawn_while_the_data_loads(monkeypatch):
     finally:
         release.set()
         forget_data()  # the next test loads the real data again
+
+
+def test_language_box_says_chinese_needs_a_cjk_font(data_loaded):
+    """Without a CJK font the Chinese pages are empty boxes; the place where the language is chosen says so."""
+    app = new_app(language="en")
+    app.run()
+    assert app.selectbox(key=LANGUAGE_KEY).help == strings("en")["app.language_help"]
+    assert "fonts-noto-cjk" in strings("zh")["app.language_help"]
