@@ -259,3 +259,29 @@ def test_each_preset_trains_a_short_run_and_the_comparison_names_them():
     chart = next(json.loads(c.proto.spec) for c in app.get("plotly_chart") if EN["lab.compare_chart_title"] in c.proto.spec)
     accuracy = [trace for trace in chart["data"] if trace["name"].startswith(EN["train.chart_accuracy"])]
     assert len(accuracy) == 2 and all(len(trace["y"]) == 2 for trace in accuracy)  # before training, after epoch 1
+
+
+# --- The Draw page with any network -----------------------------------------------------------------
+
+
+def test_draw_page_shows_at_most_32_maps_a_layer_and_says_how_many():
+    from mnist_core import TrainConfig, checkpoint_bytes, new_training_state
+    from mnist_core.netspec import NetSpec
+    from tests.apptest.test_draw_page import chart_titles, upload_checkpoint, upload_image
+    from tests.drawn_digits import drawn_digits, evaluation_digits, png_bytes
+
+    wide = NetSpec.from_dict({"layers": [
+        {"type": "Conv2d", "out_channels": 40, "kernel_size": 3, "padding": 1},
+        {"type": "ReLU"},
+        {"type": "AdaptiveAvgPool2d", "output_size": 1},
+        {"type": "Flatten"},
+        {"type": "Linear", "out_features": 10},
+    ]})
+    app = open_page("pages/draw.py")
+    upload_checkpoint(app, checkpoint_bytes(new_training_state(TrainConfig(), spec=wide)))
+    originals, _ = evaluation_digits(10)
+    upload_image(app, "seven.png", png_bytes(list(drawn_digits(originals[7:8]))[0]))
+    title = EN["draw.conv_maps_title"].format(name="conv1", count=40, height=28, width=28)
+    assert EN["lab.maps_shown"].format(title=title, shown=32, count=40) in chart_titles(app)
+    maps = next(json.loads(chart.proto.spec) for chart in app.get("plotly_chart") if "conv1" in chart.proto.spec)
+    assert len(maps["data"]) == 32  # one heat map a shown channel
