@@ -56,6 +56,21 @@ def _subplot_title(text: str, domain: list[float]) -> dict:
             "xanchor": "center", "yanchor": "bottom", "showarrow": False, "font": {"size": 16}}
 
 
+def _loss_and_accuracy_axes(extra_annotations: list[dict] = ()) -> dict:
+    """Layout of the two panels: loss against examples seen, test accuracy against epochs beside it."""
+    return {
+        # nonnegative: with one point (the test before training) Plotly would centre it on -1 to 1.
+        "xaxis": {"domain": LOSS_DOMAIN, "anchor": "y", "rangemode": "nonnegative",
+                  "title": {"text": t("train.chart_examples_axis")}},
+        "yaxis": {"anchor": "x", "title": {"text": t("train.chart_loss_axis")}, "rangemode": "tozero"},
+        "xaxis2": {"domain": ACCURACY_DOMAIN, "anchor": "y2", "dtick": 1, "rangemode": "nonnegative",
+                   "title": {"text": t("train.chart_epoch_axis")}},
+        "yaxis2": {"anchor": "x2", "range": [0, 105], "title": {"text": t("train.chart_accuracy_axis")}},
+        "annotations": [_subplot_title(t("train.chart_loss_title"), LOSS_DOMAIN),
+                        _subplot_title(t("train.chart_accuracy_title"), ACCURACY_DOMAIN), *extra_annotations],
+    }
+
+
 def training_figure(history: History) -> go.Figure:
     """The seed's result plot (train loss vs examples seen, test loss per epoch) beside test accuracy.
 
@@ -77,15 +92,7 @@ def training_figure(history: History) -> go.Figure:
     return go.Figure(
         data=[*_loss_traces(history, "", TRAIN_COLOR, TEST_COLOR), accuracy],
         layout={
-            # nonnegative: with one point (the test before training) Plotly would centre it on -1 to 1.
-            "xaxis": {"domain": LOSS_DOMAIN, "anchor": "y", "rangemode": "nonnegative",
-                      "title": {"text": t("train.chart_examples_axis")}},
-            "yaxis": {"anchor": "x", "title": {"text": t("train.chart_loss_axis")}, "rangemode": "tozero"},
-            "xaxis2": {"domain": ACCURACY_DOMAIN, "anchor": "y2", "dtick": 1, "rangemode": "nonnegative",
-                       "title": {"text": t("train.chart_epoch_axis")}},
-            "yaxis2": {"anchor": "x2", "range": [0, 105], "title": {"text": t("train.chart_accuracy_axis")}},
-            "annotations": [_subplot_title(t("train.chart_loss_title"), LOSS_DOMAIN),
-                            _subplot_title(t("train.chart_accuracy_title"), ACCURACY_DOMAIN), *resume_labels],
+            **_loss_and_accuracy_axes(extra_annotations=resume_labels),
             "shapes": resume_lines,
             "height": CHART_HEIGHT, "margin": {"t": 40, "b": 40, "l": 60, "r": 20},
             "legend": {"orientation": "h", "y": -0.2}, "hovermode": "closest",
@@ -107,14 +114,7 @@ def comparison_figure(runs: list[tuple[str, History]]) -> go.Figure:
     return go.Figure(
         data=[*losses, *accuracy],
         layout={
-            "xaxis": {"domain": LOSS_DOMAIN, "anchor": "y", "rangemode": "nonnegative",
-                      "title": {"text": t("train.chart_examples_axis")}},
-            "yaxis": {"anchor": "x", "title": {"text": t("train.chart_loss_axis")}, "rangemode": "tozero"},
-            "xaxis2": {"domain": ACCURACY_DOMAIN, "anchor": "y2", "dtick": 1, "rangemode": "nonnegative",
-                       "title": {"text": t("train.chart_epoch_axis")}},
-            "yaxis2": {"anchor": "x2", "range": [0, 105], "title": {"text": t("train.chart_accuracy_axis")}},
-            "annotations": [_subplot_title(t("train.chart_loss_title"), LOSS_DOMAIN),
-                            _subplot_title(t("train.chart_accuracy_title"), ACCURACY_DOMAIN)],
+            **_loss_and_accuracy_axes(),
             "title": {"text": t("lab.compare_chart_title")},
             "height": CHART_HEIGHT + COMPARE_LEGEND_HEIGHT, "margin": {"t": 70, "b": 40, "l": 60, "r": 20},
             "legend": {"orientation": "h", "y": -0.25}, "hovermode": "closest",
