@@ -209,7 +209,8 @@ def show_preparation(prepared, naive) -> None:
     if naive is not None:
         steps.append((naive.resized, t("draw.step_naive")))
     for column, (ink, caption) in zip(st.columns(4), steps):
-        column.image(draw_figures.enlarged(ink), caption=caption)
+        column.image(draw_figures.step_picture(ink), caption=caption, width=draw_figures.STEP_IMAGE_SIDE,
+                     output_format="PNG")  # one framed size for every step; lossless, as the pixels are the point
     st.caption(t("draw.sees_note"))
 
 

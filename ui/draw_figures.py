@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
-from PIL import Image
+from PIL import Image, ImageOps
 
 from mnist_core.data import N_CLASSES
 from ui.i18n import t
 
 STEP_IMAGE_SIDE = 140  # px: each preparation step is drawn in a box this size, pixels kept square
+STEP_FRAME_PX = 2  # a grey line round each step's picture: white ink at a crop's edge would melt into the page
+STEP_FRAME_COLOR = (128, 128, 128, 255)  # mid grey: seen against the black background, the white ink and the page
 MAPS_PER_ROW = 10
 PREPARED_COLOR, NAIVE_COLOR = "#1f77b4", "#ff7f0e"
 
@@ -21,6 +23,15 @@ def enlarged(ink: np.ndarray, side: int = STEP_IMAGE_SIDE) -> Image.Image:
     factor = side / max(height, width)
     pixels = Image.fromarray(np.round(np.clip(ink, 0.0, 1.0) * 255).astype(np.uint8))
     return pixels.resize((max(1, round(width * factor)), max(1, round(height * factor))), Image.Resampling.NEAREST)
+
+
+def step_picture(ink: np.ndarray, side: int = STEP_IMAGE_SIDE) -> Image.Image:
+    """enlarged(ink), framed, in a transparent side x side square: every step the same size on the page."""
+    framed = ImageOps.expand(enlarged(ink, side - 2 * STEP_FRAME_PX).convert("RGBA"), border=STEP_FRAME_PX,
+                             fill=STEP_FRAME_COLOR)
+    square = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    square.paste(framed, ((side - framed.width) // 2, (side - framed.height) // 2))
+    return square
 
 
 def probability_figure(probabilities: np.ndarray, naive_probabilities: np.ndarray | None = None) -> go.Figure:
