@@ -175,7 +175,8 @@ def uploaded_image():
     except ImageReadError as exc:
         st.error(f"**{t('draw.image_failed')}** {t(f'draw.image_error_{exc.reason}', **exc.values)}")
         return None
-    st.image(uploaded.getvalue(), caption=uploaded.name, width=CANVAS_SIDE)
+    with st.container(border=True, width="content"):  # framed like the canvas: a white page would melt into ours
+        st.image(uploaded.getvalue(), caption=uploaded.name, width=CANVAS_SIDE)
     return image
 
 
