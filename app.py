@@ -1,12 +1,12 @@
 """Router: the page list and the sidebar shared by every page. Run: streamlit run app.py
 
-Nothing imported here imports torch: the data and the core load in the background (ui/data.py), started
-once the first page is drawn.
+Nothing imported here imports torch: the page is drawn first, then the sidebar's data, device and model,
+which wait for torch and the data (ui/data.py) on a server's first run. A page that calls st.stop() ends the
+run before them.
 """
 
 import streamlit as st
 
-from ui.data import start_loading_data
 from ui.i18n import LANGUAGE_KEY, current_language, languages, t
 from ui.navigation import PAGES, mark_routed
 from ui.sidebar import render_sidebar
@@ -31,8 +31,6 @@ navigation = st.navigation(
         for entry in PAGES
     ]
 )
-render_sidebar()
-try:
-    navigation.run()
-finally:  # once the page is drawn (the load's imports would slow its run), and also when the page stopped
-    start_loading_data()
+sidebar_status = st.sidebar.container()  # its place, under the language box; filled after the page
+navigation.run()
+render_sidebar(sidebar_status)  # waits for the data on a server's first run: the page is on screen by then

@@ -1,9 +1,9 @@
-"""The dataset, loaded once per server process in the background and shared read-only by every session.
+"""The dataset, loaded once per server process in a background thread and shared read-only by every session.
 
 Importing torch and the core, deciding whether the download can work and reading the digits take seconds
-that the home page does not need. app.py starts the load once the page is drawn; what needs the data waits
-for it (load_data, which starts it if need be), or asks whether it is there yet (data_ready). The loading
-thread only runs the core: any st.* call outside a script run logs "missing ScriptRunContext".
+that no page's first elements need: app.py draws the page before the sidebar asks for the data, and a page
+asks only where it uses it. Every session that asks meanwhile waits for the same load. The loading thread
+only runs the core: any st.* call outside a script run logs "missing ScriptRunContext".
 """
 
 from __future__ import annotations
@@ -41,12 +41,6 @@ def _load(loading: Future) -> None:
         loading.set_result(load_mnist(device="cpu", strict=False))
     except BaseException as exc:  # anything, or every page waiting in load_data() would wait forever
         loading.set_exception(exc)
-
-
-def data_ready() -> bool:
-    """Whether load_data() would return (or raise) without waiting."""
-    loading = _loading
-    return loading is not None and loading.done()
 
 
 def load_data() -> MnistData:

