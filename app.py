@@ -7,7 +7,7 @@ run before them.
 
 import streamlit as st
 
-from ui.i18n import LANGUAGE_KEY, current_language, languages, t
+from ui.i18n import current_language, language_box, t
 from ui.navigation import PAGES, mark_routed
 from ui.sidebar import render_sidebar
 
@@ -16,8 +16,7 @@ current_language()  # settle the default before the widget reads session_state
 st.set_page_config(page_title=t("app.title"), page_icon="🔢", layout="wide")
 
 with st.sidebar:
-    names = languages()
-    st.selectbox(t("app.language"), list(names), format_func=names.get, key=LANGUAGE_KEY, help=t("app.language_help"))
+    language_box()
 
 navigation = st.navigation(
     [

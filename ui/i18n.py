@@ -15,6 +15,10 @@ import streamlit as st
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DEFAULT_LANGUAGE = "en"
 LANGUAGE_KEY = "language"  # st.session_state key holding the chosen language code
+# The sidebar's language box has a key of its own. Its label is in the chosen language, and Streamlit gives a
+# widget a new identity when its label changes; a new widget starts from its default. With the choice kept in
+# the widget's own key, switching to 中文 could switch straight back (seen in the browser tests).
+LANGUAGE_BOX_KEY = "language_box"
 
 
 def _flatten(table: dict, prefix: str = "") -> dict[str, str]:
@@ -59,6 +63,18 @@ def current_language() -> str:
     if LANGUAGE_KEY not in st.session_state:
         st.session_state[LANGUAGE_KEY] = browser_language()
     return st.session_state[LANGUAGE_KEY]
+
+
+def _remember_language() -> None:
+    st.session_state[LANGUAGE_KEY] = st.session_state[LANGUAGE_BOX_KEY]
+
+
+def language_box() -> None:
+    """The language selectbox (app.py draws it in the sidebar); it opens on the session's language."""
+    names = languages()
+    codes = list(names)
+    st.selectbox(t("app.language"), codes, index=codes.index(current_language()), format_func=names.get,
+                 key=LANGUAGE_BOX_KEY, on_change=_remember_language, help=t("app.language_help"))
 
 
 def t(key: str, **values) -> str:

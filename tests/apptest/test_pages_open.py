@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 import mnist_core
 from tests.apptest.app import new_app, open_page
 from ui.data import forget_data, load_data
-from ui.i18n import LANGUAGE_KEY, languages, strings
+from ui.i18n import LANGUAGE_BOX_KEY, languages, strings
 from ui.navigation import PAGES
 
 
@@ -73,5 +73,5 @@ def test_language_box_says_chinese_needs_a_cjk_font(data_loaded):
     """Without a CJK font the Chinese pages are empty boxes; the place where the language is chosen says so."""
     app = new_app(language="en")
     app.run()
-    assert app.selectbox(key=LANGUAGE_KEY).help == strings("en")["app.language_help"]
+    assert app.selectbox(key=LANGUAGE_BOX_KEY).help == strings("en")["app.language_help"]
     assert "fonts-noto-cjk" in strings("zh")["app.language_help"]
