@@ -49,14 +49,16 @@ def wait_for_chart(page, condition: str) -> dict:
     """The live chart's state once its graph div `el` meets condition (JavaScript), e.g. enough points.
 
     Plotly draws after the page's run ends: the finished message, say, can show while the chart still
-    holds the last live update.
+    holds the last live update. The state is read in the same check that saw the condition: the live view
+    redraws the chart every half second, so a second look could find it between two drawings.
     """
-    page.wait_for_function(
+    handle = page.wait_for_function(
         f"() => {{ const el = document.querySelector({LIVE_CHART!r});"
-        f" return !!(el && el.data && el.data.length >= 2 && ({condition})); }}",
+        f" if (!(el && el.data && el.data.length >= 2 && ({condition}))) return false;"
+        f" try {{ return ({CHART_STATE})(el); }} catch (error) {{ return false; }} }}",
         timeout=TRAIN_WAIT_S * 1000,
     )
-    return chart_state(page)
+    return handle.json_value()
 
 
 def watch_until_finished(page, epochs: int) -> list[dict]:
