@@ -48,7 +48,7 @@ KEEP_ALIVES_PER_IDLE_TIME = 3  # an open tab marks its session seen this often w
 # 85% test accuracy instead of 44% (measured, seed 1), so a quick model reads most drawings.
 QUICK_MODEL_CONFIG = TrainConfig(n_epochs=1, learning_rate=0.05, momentum=0.9)
 T = TypeVar("T")
-LIVE_REFRESH_SECONDS = 0.5  # how often a page polls a running job; the issue asks for at least once a second
+LIVE_REFRESH_SECONDS = 1.0  # how often a page polls a running job: at least once a second, as asked; each poll redraws a Plotly chart in the learner's browser
 
 
 @dataclass(frozen=True)
