@@ -290,8 +290,7 @@ def train(
     if threads is not None:
         configure_cpu_threads(threads)
     recipe = state.recipe
-    uses_graph = cuda_graph and device.type == "cuda" and recipe == Recipe(optimizer=recipe.optimizer) \
-        and recipe.optimizer == "sgd"
+    uses_graph = cuda_graph and device.type == "cuda" and recipe == Recipe()  # the tutorial's recipe only
     rng, saved_stream = _run_generators(state, device, uses_graph)
 
     model, optimizer = state.model, state.optimizer
