@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import IMAGE_SIZE, N_CLASSES
-from .shapes import ShapeError, conv_output_size, pool_output_size, same_padding_plan
+from .shapes import ShapeError, conv_output_size, pool_output_size, same_padding_plan, shape_text
 
 INPUT_SHAPE = (1, IMAGE_SIZE, IMAGE_SIZE)  # one greyscale MNIST image: channels, height, width
 
@@ -274,13 +274,9 @@ def trace_spec(spec: NetSpec, input_shape: Shape = INPUT_SHAPE) -> SpecTrace:
     if shape != (N_CLASSES,):
         last = spec.layers[-1]
         error = SpecError(f"the network must end with {N_CLASSES} numbers, one score per digit, but gives "
-                          f"{_shape_words(shape)}. End with Linear(out_features={N_CLASSES}) after Flatten.",
+                          f"{shape_text(shape)}. End with Linear(out_features={N_CLASSES}) after Flatten.",
                           "output_size", len(spec.layers), last.type, shape=shape, expected=N_CLASSES)
     return SpecTrace(tuple(input_shape), tuple(traces), error)
-
-
-def _shape_words(shape: Shape) -> str:
-    return " × ".join(map(str, shape))
 
 
 def _layer_shape(layer: LayerSpec, shape: Shape) -> tuple[Shape, int]:
@@ -291,7 +287,7 @@ def _layer_shape(layer: LayerSpec, shape: Shape) -> tuple[Shape, int]:
                         "needs_image", shape=shape)
     if kind == "Linear":
         if len(shape) != 1:
-            raise SpecError(f"needs flat features but gets {_shape_words(shape)}; put Flatten (the view(-1, "
+            raise SpecError(f"needs flat features but gets {shape_text(shape)}; put Flatten (the view(-1, "
                             f"{math.prod(shape)}) of the tutorial) before it.", "needs_flat", shape=shape,
                             features=math.prod(shape))
         out = layer.get("out_features")

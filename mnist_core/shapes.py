@@ -43,6 +43,11 @@ def _check_at_least(name: str, value: int, minimum: int) -> None:
         )
 
 
+def shape_text(shape) -> str:
+    """(20, 4, 4) -> "20 × 4 × 4": how every page and message writes a tensor's shape."""
+    return " × ".join(map(str, shape))
+
+
 def effective_kernel_size(f: int, d: int = 1) -> int:
     """How many input cells a dilated kernel spans: d(f - 1) + 1."""
     return d * (f - 1) + 1

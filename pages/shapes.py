@@ -17,6 +17,7 @@ from mnist_core.shapes import (
     pytorch_output_shape,
     same_padding_plan,
     seed_network_table,
+    shape_text,
 )
 from mnist_core.model import CONV1_CHANNELS, IMAGE_SIZE, KERNEL_SIZE, POOL_SIZE
 from ui.i18n import t
@@ -41,10 +42,6 @@ def pytorch_check(kind: str, n: int, f: int, p: int, s: int, d: int, ceil_mode: 
         return module, pytorch_output_shape(layer, (1, n, n)), ""
     except ValueError as refusal:
         return module, (), str(refusal)
-
-
-def shape_text(shape) -> str:
-    return " × ".join(str(side) for side in shape)
 
 
 st.title(t("shapes.title"))

@@ -24,7 +24,8 @@ from ui.draw_figures import maps_figure
 from ui.i18n import t
 from ui.navigation import ensure_router
 from ui.session import session_model
-from ui.step_sections import modes_section, number, reproducibility_section, repeat_section, shape_text, step_section
+from mnist_core.shapes import shape_text
+from ui.step_sections import modes_section, number, reproducibility_section, repeat_section, step_section
 from ui.step_state import SOURCE_SESSION, current_lab, results, sources
 
 ensure_router()

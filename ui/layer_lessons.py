@@ -17,6 +17,7 @@ from mnist_core.lessons import (activation_curves, adaptive_pool_shapes, batchno
                                 feature_maps, flatten_lesson, linear_lesson, pool_lesson)
 from mnist_core.model import CONV2_CHANNELS, FLAT_FEATURES, feature_map_size
 from mnist_core.netspec import REFERENCE_BATCH_SIZE, LayerTrace
+from mnist_core.shapes import shape_text
 from ui import draw_figures
 from ui.data import load_data
 from ui.i18n import t
@@ -29,10 +30,6 @@ CURVE_HEIGHT = 300
 MAPS_HEIGHT = 260
 RELU_COLOR, LEAKY_COLOR = "#7f7f7f", "#d62728"
 SLOPE_RANGE = (0.0, 0.5)  # the slider's negative_slope: 0 is ReLU; 0.01 is PyTorch's default, 0.1-0.3 common
-
-
-def _shape_text(shape) -> str:
-    return " × ".join(str(side) for side in shape)
 
 
 def _image_channels(trace: LayerTrace | None) -> int:
@@ -53,15 +50,15 @@ def _linear(arguments: dict, trace: LayerTrace | None) -> None:
         return
     lesson = linear_lesson(trace.input_shape[0], arguments["out_features"], arguments["bias"])
     st.markdown(t("lab.lesson_linear", inputs=f"{trace.input_shape[0]:,}", outputs=f"{arguments['out_features']:,}",
-                  shape=_shape_text(lesson.weight_shape), weights=f"{lesson.weights:,}", biases=f"{lesson.biases:,}",
+                  shape=shape_text(lesson.weight_shape), weights=f"{lesson.weights:,}", biases=f"{lesson.biases:,}",
                   total=f"{lesson.total:,}"))
     _flatten(TUTORIAL_LAST_MAPS)
 
 
 def _flatten(shape) -> None:
     lesson = flatten_lesson(tuple(shape), REFERENCE_BATCH_SIZE)
-    st.markdown(t("lab.lesson_flatten", batch=_shape_text(lesson.batch_shape), features=lesson.features,
-                  view=_shape_text(lesson.view_shape), flat=_shape_text(lesson.flatten_shape),
+    st.markdown(t("lab.lesson_flatten", batch=shape_text(lesson.batch_shape), features=lesson.features,
+                  view=shape_text(lesson.view_shape), flat=shape_text(lesson.flatten_shape),
                   size=lesson.batch_shape[0]))
     if lesson.same_values:
         st.caption(t("lab.lesson_flatten_same"))
@@ -75,9 +72,9 @@ def _conv(arguments: dict, trace: LayerTrace | None) -> None:
         return
     lesson = conv_lesson(trace.input_shape, arguments["out_channels"], arguments["kernel_size"], arguments["stride"],
                          arguments["padding"], arguments["dilation"], arguments["bias"])
-    st.markdown(t("lab.lesson_conv", shape=_shape_text(lesson.weight_shape), weights=f"{lesson.weights:,}",
+    st.markdown(t("lab.lesson_conv", shape=shape_text(lesson.weight_shape), weights=f"{lesson.weights:,}",
                   biases=lesson.biases, total=f"{lesson.weights + lesson.biases:,}",
-                  input=_shape_text(trace.input_shape), output=_shape_text(lesson.output_shape)))
+                  input=shape_text(trace.input_shape), output=shape_text(lesson.output_shape)))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -94,7 +91,7 @@ def _batchnorm_table(channels: int, labels: tuple[str, ...]) -> pd.DataFrame:
 def _batchnorm(trace: LayerTrace | None) -> None:
     channels = _image_channels(trace)
     st.markdown(t("lab.lesson_batchnorm", channels=channels, learnable=2 * channels, running=2 * channels,
-                  shape=_shape_text((LESSON_IMAGES, channels, "H", "W"))))
+                  shape=shape_text((LESSON_IMAGES, channels, "H", "W"))))
     labels = tuple(t(f"lab.lesson_batchnorm_{name}") for name in
                    ("channel", "mean_before", "std_before", "mean_train", "std_train", "mean_eval", "std_eval"))
     st.dataframe(_batchnorm_table(channels, labels), hide_index=True)
@@ -121,8 +118,8 @@ def _adaptive(arguments: dict, trace: LayerTrace | None) -> None:
     channels = _image_channels(trace)
     pairs = adaptive_pool_shapes(channels, arguments["output_size"])
     st.markdown(t("lab.lesson_adaptive", size=arguments["output_size"]))
-    st.dataframe(pd.DataFrame({t("lab.lesson_in_shape"): [_shape_text(a) for a, _ in pairs],
-                               t("lab.lesson_out_shape"): [_shape_text(b) for _, b in pairs]}), hide_index=True)
+    st.dataframe(pd.DataFrame({t("lab.lesson_in_shape"): [shape_text(a) for a, _ in pairs],
+                               t("lab.lesson_out_shape"): [shape_text(b) for _, b in pairs]}), hide_index=True)
 
 
 def _dropout(kind: str, arguments: dict, trace: LayerTrace | None, key: str) -> None:

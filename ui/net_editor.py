@@ -18,6 +18,7 @@ import streamlit as st
 from mnist_core.netspec import (INPUT_SHAPE, LAYER_ARGUMENTS, LAYER_TYPES, MAX_KERNEL, MAX_LAYERS, MAX_WIDTH,
                                 REFERENCE_BATCH_SIZE, NetSpec, SpecError, SpecTrace, check_spec, trace_spec)
 from mnist_core.presets import PRESETS
+from mnist_core.shapes import shape_text
 from ui.i18n import t
 from ui.layer_lessons import layer_lesson
 
@@ -162,13 +163,9 @@ def check_rows(place: str, input_shape: tuple[int, ...] = INPUT_SHAPE,
     return EditorResult(spec, trace, error)
 
 
-def _shape_text(shape) -> str:
-    return " × ".join(str(side) for side in shape)
-
-
 def _worded(value):
     if isinstance(value, tuple) and all(isinstance(v, int) for v in value):
-        return _shape_text(value)
+        return shape_text(value)
     if isinstance(value, (tuple, list)):
         return ", ".join(map(str, value))
     if isinstance(value, int) and not isinstance(value, bool):
@@ -238,8 +235,8 @@ def _row_result(layer_trace, error: SpecError | None, position: int, mismatch) -
     elif layer_trace is None:
         st.caption(t("lab.row_unreached"))
     else:
-        st.markdown(t("lab.row_result", input=_shape_text(layer_trace.input_shape),
-                      output=_shape_text(layer_trace.output_shape), parameters=f"{layer_trace.parameters:,}"))
+        st.markdown(t("lab.row_result", input=shape_text(layer_trace.input_shape),
+                      output=shape_text(layer_trace.output_shape), parameters=f"{layer_trace.parameters:,}"))
         if mismatch is not None:
             st.warning(t("lab.row_linear_mismatch", here=f"{mismatch[0]:,}", built=f"{mismatch[1]:,}"))
 
@@ -289,7 +286,7 @@ def net_editor(place: str, input_shape: tuple[int, ...] = INPUT_SHAPE, batch_siz
     layers = rows(place, default_preset)
     result = check_rows(place, input_shape, batch_size)
     mismatches = linear_mismatches(result.spec, result.trace) if result.trace is not None else {}
-    st.caption(t("lab.editor_input", shape=_shape_text(input_shape)))
+    st.caption(t("lab.editor_input", shape=shape_text(input_shape)))
     for index, row in enumerate(layers):
         _row(place, index, row, len(layers), result, mismatches)
     _add_controls(place, len(layers))
@@ -298,7 +295,7 @@ def net_editor(place: str, input_shape: tuple[int, ...] = INPUT_SHAPE, batch_siz
         totals[0].metric(t("lab.total_parameters"), f"{result.trace.total_parameters:,}")
         totals[1].metric(t("lab.activation_memory"), f"{result.trace.activation_bytes(batch_size) / BYTES_PER_MB:,.1f} MB",
                          help=t("lab.activation_memory_help", batch=batch_size))
-        totals[2].metric(t("lab.output_shape"), _shape_text(result.trace.output_shape))
+        totals[2].metric(t("lab.output_shape"), shape_text(result.trace.output_shape))
     if result.error is not None:
         st.error(f"**{t('lab.cannot_train')}** {error_text(result.error)}", icon=":material/block:")
     elif mismatches:

@@ -27,10 +27,6 @@ MIN_LEARNING_RATE, MAX_LEARNING_RATE = 1e-5, 100.0  # 100 is there to watch a st
 MAX_MOMENTUM = 0.99
 
 
-def shape_text(shape) -> str:
-    return " × ".join(map(str, shape))
-
-
 def number(value: float) -> str:
     return f"{value:.6f}"
 
