@@ -70,19 +70,21 @@ split = controls[0].radio(
     ["test", "train"],
     format_func=lambda name: t(f"dataset.split_{name}"),
     horizontal=True,
-    key="dataset_split",
+    key="dataset_split", persist_state="session",
 )
 st.session_state.setdefault("dataset_count", MIN_SAMPLES)  # a default, not value=: app.py writes the key back
-count = controls[1].slider(t("dataset.count"), MIN_SAMPLES, MAX_SAMPLES, help=t("dataset.count_help"), key="dataset_count")
+count = controls[1].slider(t("dataset.count"), MIN_SAMPLES, MAX_SAMPLES, help=t("dataset.count_help"),
+                           key="dataset_count", persist_state="session")
 digit_choice = controls[2].selectbox(
     t("dataset.digit_filter"),
     [ALL_DIGITS, *range(N_CLASSES)],
     format_func=lambda value: t("dataset.all_digits") if value == ALL_DIGITS else str(value),
-    key="dataset_digit",
+    key="dataset_digit", persist_state="session",
 )
 digit = None if digit_choice == ALL_DIGITS else digit_choice
 st.session_state.setdefault(SEED_KEY, 0)
-seed = controls[3].number_input(t("dataset.seed"), 0, SEED_LIMIT, key=SEED_KEY, help=t("dataset.seed_help"))
+seed = controls[3].number_input(t("dataset.seed"), 0, SEED_LIMIT, key=SEED_KEY,
+                                persist_state="session", help=t("dataset.seed_help"))
 controls[4].button(t("dataset.reshuffle"), on_click=reshuffle, icon=":material/shuffle:", key="dataset_reshuffle")
 
 images = data.test_images if split == "test" else data.train_images

@@ -8,7 +8,7 @@ import streamlit as st
 from mnist_core import (CheckpointError, ConfigError, TrainConfig, available_devices, checkpoint_bytes,
                         config_errors)
 from mnist_core.checkpoint import MAX_CHECKPOINT_BYTES
-from mnist_core.jobs import BUSY, DIVERGED, FAILED, FINISHED, STOPPED, WAITING, JobBusyError, default_limiter
+from mnist_core.runtime import JobBusyError, JobStatus, default_limiter
 from ui import train_charts
 from ui.data import data_or_stop
 from ui.i18n import t
@@ -48,19 +48,21 @@ def settings_form() -> TrainConfig | None:
         st.session_state.setdefault(widget_key(field), value)
     st.subheader(t("train.settings_heading"))
     left, middle, right = st.columns(3)
-    left.number_input(t("train.epochs"), step=1, key=widget_key("n_epochs"), help=t("train.epochs_help"))
+    left.number_input(t("train.epochs"), step=1, key=widget_key("n_epochs"),
+                      persist_state="session", help=t("train.epochs_help"))
     # The learning rate and momentum are drawn in the Recipe section, beside the optimizer that uses them.
     middle.number_input(t("train.batch_size_train"), step=16, key=widget_key("batch_size_train"),
-                        help=t("train.batch_size_train_help"))
+                        persist_state="session", help=t("train.batch_size_train_help"))
     middle.number_input(t("train.batch_size_test"), step=100, key=widget_key("batch_size_test"),
-                        help=t("train.batch_size_test_help"))
-    right.number_input(t("train.log_interval"), step=1, key=widget_key("log_interval"),
+                        persist_state="session", help=t("train.batch_size_test_help"))
+    right.number_input(t("train.log_interval"), step=1, key=widget_key("log_interval"), persist_state="session",
                        help=t("train.log_interval_help"))
-    right.number_input(t("train.random_seed"), step=1, key=widget_key("random_seed"),
+    right.number_input(t("train.random_seed"), step=1, key=widget_key("random_seed"), persist_state="session",
                        help=t("train.random_seed_help"))
     devices = available_devices()
     if len(devices) > 1:
-        right.selectbox(t("train.device"), ["auto", *devices], key=widget_key("device"), help=t("train.device_help"))
+        right.selectbox(t("train.device"), ["auto", *devices], key=widget_key("device"),
+                        persist_state="session", help=t("train.device_help"))
     else:
         st.session_state[widget_key("device")] = "auto"
     st.button(t("train.reset"), on_click=reset_settings, help=t("train.reset_help"), key="train_reset")
@@ -96,28 +98,28 @@ def barely_learning_warning(model) -> None:
 
 
 def status_message(snapshot) -> None:
-    if snapshot.status == WAITING:
+    if snapshot.status == JobStatus.WAITING:
         limiter = default_limiter()
         if snapshot.queue_position:
             st.info(t("train.waiting_position", position=snapshot.queue_position, busy=limiter.in_use,
                       slots=limiter.slots))
         else:  # a slot was free: it starts in a moment
             st.info(t("train.waiting_slot", busy=limiter.in_use, slots=limiter.slots))
-    elif snapshot.status == BUSY:  # refused at once, nothing changed: the learner may press again later
+    elif snapshot.status == JobStatus.BUSY:  # refused at once, nothing changed: the learner may press again later
         st.warning(server_busy_message())
-    elif snapshot.status == STOPPED and snapshot.run_examples_done == 0:
+    elif snapshot.status == JobStatus.STOPPED and snapshot.run_examples_done == 0:
         st.info(t("train.stopped_before_start"))  # stopped while testing first or waiting for a slot
-    elif snapshot.status == STOPPED:
+    elif snapshot.status == JobStatus.STOPPED:
         st.info(t("train.stopped", epochs=snapshot.epochs_done, examples=snapshot.run_examples_done))
-    elif snapshot.status == DIVERGED:
+    elif snapshot.status == JobStatus.DIVERGED:
         st.error(f"**{t('train.diverged')}** {snapshot.error}")
-    elif snapshot.status == FAILED:
+    elif snapshot.status == JobStatus.FAILED:
         st.error(f"**{t('train.failed')}** {snapshot.error}")
         with st.expander(t("train.failed_details")):
             st.code(snapshot.error_details or "")
-    elif snapshot.status == FINISHED and snapshot.epochs_done:
+    elif snapshot.status == JobStatus.FINISHED and snapshot.epochs_done:
         st.success(t("train.finished", epochs=snapshot.epochs_done))
-    if not snapshot.active and snapshot.status not in (DIVERGED, FAILED):  # those explain themselves above
+    if not snapshot.active and snapshot.status not in (JobStatus.DIVERGED, JobStatus.FAILED):  # those explain themselves above
         barely_learning_warning(session.model())
     if snapshot.checkpoint_error:
         st.warning(f"**{t('train.checkpoint_failed')}** {snapshot.checkpoint_error}")

@@ -10,8 +10,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from mnist_core import ConfigError, MnistData, Recipe, TrainConfig, to_pixels
-from mnist_core.augment import AUGMENTATIONS, augmented_grid
-from mnist_core.recipe import OPTIMIZERS, SCHEDULES, check_recipe_for_config, learning_rate_curve
+from mnist_core.training.augment import AUGMENTATIONS, augmented_grid
+from mnist_core.training.recipe import OPTIMIZERS, SCHEDULES, check_recipe_for_config, learning_rate_curve
 from ui.i18n import t
 
 LEARNING_RATES = [float(f"{10 ** (k / 4):.3g}") for k in range(-16, 5)]  # 0.0001 ... 10, four steps a decade
@@ -48,7 +48,8 @@ def _learning_rate(column) -> None:
     st.session_state[TYPED_RATE_KEY] = rate  # both show the one rate, whichever was moved
     # A typed rate between the slider's stops becomes a stop of its own, so the slider can show it.
     options = sorted({*LEARNING_RATES, rate}) if isinstance(rate, (int, float)) else LEARNING_RATES
-    column.select_slider(t("train.learning_rate"), options=options, key=RATE_KEY, on_change=_picked_rate,
+    column.select_slider(t("train.learning_rate"), options=options, key=RATE_KEY,
+                         persist_state="session", on_change=_picked_rate,
                          format_func=lambda value: f"{value:g}", help=t("train.learning_rate_help"))
     column.number_input(t("lab.learning_rate_typed"), key=TYPED_RATE_KEY, on_change=_typed_rate, format="%g",
                         step=None, help=t("lab.learning_rate_typed_help"))
@@ -70,7 +71,7 @@ def _recipe_widgets() -> Recipe | None:
     _learning_rate(middle)
     if optimizer == "sgd":
         left.slider(t("train.momentum"), min_value=0.0, max_value=0.99, step=0.01, key="train_momentum",
-                    help=t("train.momentum_help"))
+                    persist_state="session", help=t("train.momentum_help"))
         left.checkbox(t("lab.recipe_nesterov"), key="train_nesterov", persist_state="session",
                       help=t("lab.recipe_nesterov_help"))
         left.markdown(t("lab.sgd_update"))
