@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 
@@ -28,39 +27,16 @@ PAGES = (
 )
 
 
-# Input widgets whose values survive a visit to another page. Streamlit forgets a widget's value when a
-# run does not draw it, fragment runs included (the sidebar's status refresh while a job trains), so each
-# value is also copied to a plain dict that Streamlit never clears. Only widgets with fixed bounds and
-# options are kept: a kept value outside a range that other inputs have since narrowed (the shape page's
-# output position, the dataset page's enlarged sample) would make Streamlit raise. Buttons and uploaders
-# cannot be written at all.
-KEPT_WIDGETS = re.compile(
-    r"shapes_(kind|n|in_channels|out_channels|ceil_mode|(conv|pool)_(f|s|d|p|preset))"
-    r"|dataset_(split|count|digit|seed)"
-    r"|train_(n_epochs|batch_size_train|batch_size_test|learning_rate|momentum|log_interval|random_seed|device)"
-)
+# Input widgets keep their values across a visit to another page with Streamlit's own persist_state="session"
+# on each widget (Streamlit 1.67), so nothing here lists their keys.
 ROUTED_KEY = "routed_by_app"  # st.session_state: app.py has run for this browser session
-KEPT_VALUES_KEY = "kept_widget_values"  # st.session_state: {widget key: its last value}
 
 
 def mark_routed() -> None:
-    """Called by app.py on every run, before the page: note the session is routed, keep page inputs.
-
-    A widget's current value is recorded; one Streamlit has dropped since is put back from the record.
-    """
+    """Called by app.py on every run, before the page: this browser session is routed through app.py."""
     import streamlit as st
 
     st.session_state[ROUTED_KEY] = True
-    kept = st.session_state.setdefault(KEPT_VALUES_KEY, {})
-    for key in [key for key in st.session_state.keys() if KEPT_WIDGETS.fullmatch(key)]:
-        # None is never kept: written to a selectbox's key it means "nothing chosen", so a None option
-        # would show as an empty box. A widget left at None comes back with its default instead.
-        if st.session_state[key] is None:
-            kept.pop(key, None)
-        else:
-            kept[key] = st.session_state[key]
-    for key, value in kept.items():
-        st.session_state[key] = value  # written back even when present, so Streamlit keeps it this run too
 
 
 def ensure_router() -> None:
