@@ -10,6 +10,10 @@ Helpers (import with `from tests.e2e.conftest import open_app_page, ...`):
     open_app_page(page, app_url, path), wait_idle(page), assert_no_exception(page), save_screenshot(page, name)
     running_app(env_overrides) for a server of a test's own, stop_server(process) to end one
 
+Every browser test fails on a warning or a traceback in the log of any server it ran against: after the test,
+and after its teardown (a server of its own, or the last test of a module-scoped one), the lines that server
+wrote since the last check are read (new_log_trouble).
+
 Chromium missing makes these tests fail, not skip: CI must run them. Without Chromium, run the
 rest with `pytest -m "not e2e"`.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -60,6 +65,22 @@ IS_QUIET = """([selector, since, quietMs, noRerunMs]) => {
     return app !== null && performance.now() - Math.max(since, changedAt) >= needed;
 }"""
 EXCEPTION_BOX = "[data-testid='stException']"
+# Streamlit's default log line is the time and the message alone; with the level and the logger in it, a check can
+# tell a warning from an info line.
+SERVER_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_RECORD_START = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")  # a line that SERVER_LOG_FORMAT begins
+PYTHON_WARNING = re.compile(r"^\S.*:\d+: \w*Warning: ")  # Python's warnings module: "path.py:12: FutureWarning: ..."
+LOG_TROUBLE = re.compile(
+    r"^\S+ \S+ (WARNING|ERROR|CRITICAL) "  # a log record at warning level or above, Streamlit's or any library's
+    r"|Traceback \(most recent call last\)"  # an exception, logged or printed by a dying thread
+    r"|Stack \(most recent call last\)"  # the stack Streamlit logs under some warnings (stack_info=True)
+    rf"|{PYTHON_WARNING.pattern}"
+)
+# Not a Streamlit warning: Pillow (Python's warnings module) says so when an image's EXIF block is damaged. The Draw
+# page's hostile-file browser test uploads such images on purpose; the page reads them as stored or refuses them
+# with a message (mnist_core.preprocess), and warnings.catch_warnings cannot silence one thread on Python 3.11.
+EXPECTED_LOG_LINES = re.compile(r"PIL/\w+\.py:\d+: UserWarning: (Corrupt EXIF data|Possibly corrupt EXIF)")
+LOG_LINES_SHOWN = 15  # per warning or traceback: the first line and the last ones, where the exception is named
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
@@ -90,6 +111,65 @@ def _tail(path: Path, n_chars: int = 4000) -> str:
 
 
 _server_logs: list[Path] = []  # stderr files of the servers running now, shown when a browser test fails
+_log_checked: dict[Path, int] = {}  # each running server's log: characters already checked for trouble
+_trouble_of_ended_servers: list[str] = []  # from servers that ended since the last check
+
+
+def new_log_trouble(path: Path) -> list[str]:
+    """The warnings and tracebacks a server's log gained since the last call, each with the lines that go with it
+    (a logged warning's stack, a traceback down to its exception)."""
+    text = path.read_text(errors="replace") if path.exists() else ""
+    start, _log_checked[path] = _log_checked.get(path, 0), len(text)
+    lines = text[start:].splitlines()
+    troubles: list[str] = []
+    number = 0
+    while number < len(lines):
+        end = number + 1  # the report runs to the next log record or Python warning
+        while end < len(lines) and not (LOG_RECORD_START.match(lines[end]) or PYTHON_WARNING.search(lines[end])):
+            end += 1
+        block = lines[number:end]
+        trouble = [line for line in block if LOG_TROUBLE.search(line)]
+        if trouble and not all(EXPECTED_LOG_LINES.search(line) for line in trouble):
+            if len(block) > LOG_LINES_SHOWN:
+                block = [block[0], "    ...", *block[-(LOG_LINES_SHOWN - 2):]]
+            troubles.append("\n".join(block))
+        number = end
+    return troubles
+
+
+def _take_log_trouble() -> list[str]:
+    """Every running or just-ended server's new warnings and tracebacks; each is reported once."""
+    troubles = [*_trouble_of_ended_servers, *(t for path in _server_logs for t in new_log_trouble(path))]
+    _trouble_of_ended_servers.clear()
+    return troubles
+
+
+def _fail_on_log_trouble(when: str) -> None:
+    troubles = _take_log_trouble()
+    if troubles:
+        pytest.fail(f"the server log shows {len(troubles)} warning(s) or traceback(s) {when}:\n\n"
+                    + "\n\n".join(troubles), pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    if "e2e" not in item.keywords:
+        return (yield)
+    try:
+        result = yield
+    except BaseException:
+        _take_log_trouble()  # this test fails anyway, its report shows the log's tail; the next test starts clean
+        raise
+    _fail_on_log_trouble("during this test")
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    result = yield
+    if "e2e" in item.keywords:
+        _fail_on_log_trouble("after this test, while its fixtures ended")
+    return result
 
 
 @pytest.hookimpl(wrapper=True)
@@ -120,6 +200,7 @@ def running_app(env_overrides: dict[str, str] | None = None):
         "--server.address", "127.0.0.1",
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
+        "--logger.messageFormat", SERVER_LOG_FORMAT,
     ]  # fmt: skip
     with open(log_dir / "stdout.log", "wb") as stdout, open(stderr_path, "wb") as stderr:
         server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=stdout, stderr=stderr)
@@ -136,7 +217,9 @@ def running_app(env_overrides: dict[str, str] | None = None):
         yield f"http://127.0.0.1:{port}"
     finally:
         stop_server(server)
+        _trouble_of_ended_servers.extend(new_log_trouble(stderr_path))  # reported by the test hooks, before it goes
         _server_logs.remove(stderr_path)
+        _log_checked.pop(stderr_path, None)
         shutil.rmtree(log_dir, ignore_errors=True)
 
 
