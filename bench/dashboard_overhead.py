@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.openmp_team import free_idle_openmp_team, openmp_runtime  # noqa: E402
 from mnist_core import TrainConfig, load_mnist, new_training_state, train  # noqa: E402
-from mnist_core.jobs import SlotLimiter, TrainingSession  # noqa: E402
+from mnist_core.runtime import SlotLimiter, TrainingSession  # noqa: E402
 
 
 def context_switches() -> int:

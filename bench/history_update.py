@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 import streamlit.logger  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from mnist_core.history import History  # noqa: E402
+from mnist_core.training.history import History  # noqa: E402
 
 POINTS_PER_EPOCH = 60_000  # full MNIST at batch size 1, logged every batch
 TARGET_MS = 200.0

@@ -1,6 +1,6 @@
 """Each preset trained on the embedded digits (or any IDX folder): test accuracy, training seconds, drawn digits.
 
-For every preset of mnist_core.presets, with its own spec, recipe and config (seed 1, CPU):
+For every preset of mnist_core.training.presets, with its own spec, recipe and config (seed 1, CPU):
   - test accuracy on the split's test images, and the seconds engine.train took (wall and CPU; the product's
     loop, with its test pass before training and after each epoch);
   - accuracy on the drawn evaluation set of bench/canvas_accuracy.py (tests/drawn_digits.py: the embedded test
@@ -32,12 +32,12 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
-from mnist_core.augment import AUGMENTATIONS, augment_batch  # noqa: E402
+from mnist_core.training.augment import AUGMENTATIONS, augment_batch  # noqa: E402
 from mnist_core.data import load_embedded_data, load_mnist  # noqa: E402
-from mnist_core.engine import new_training_state, predict, train  # noqa: E402
-from mnist_core.netspec import NetSpec, check_spec  # noqa: E402
+from mnist_core.training.engine import new_training_state, predict, train  # noqa: E402
+from mnist_core.network.spec import NetSpec, check_spec  # noqa: E402
 from mnist_core.preprocess import prepare_mnist_style  # noqa: E402
-from mnist_core.presets import PRESETS, get_preset  # noqa: E402
+from mnist_core.training.presets import PRESETS, get_preset  # noqa: E402
 from tests.drawn_digits import CANVAS_SIDE, drawn_digits, evaluation_digits  # noqa: E402
 
 DEFAULT_THREADS = 2  # the classroom machine's cores; the 90 s target is for 2 cores

@@ -1,4 +1,4 @@
-"""Latency of the Draw page's "why this answer?" map: mnist_core.explain.saliency_map on one input, CPU.
+"""Latency of the Draw page's "why this answer?" map: mnist_core.training.explain.saliency_map on one input, CPU.
 
 For every preset (fresh weights: the time does not depend on training) and both Captum methods, the median and
 the 90th percentile of REPEATS calls on a real test digit, after WARMUP calls, beside the plain forward pass
@@ -24,11 +24,11 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from mnist_core.data import load_embedded_data  # noqa: E402
-from mnist_core.explain import METHODS, saliency_map  # noqa: E402
+from mnist_core.training.explain import METHODS, saliency_map  # noqa: E402
 from mnist_core.inference import inference_model, read_tensor  # noqa: E402
-from mnist_core.netspec import NetSpec  # noqa: E402
-from mnist_core.presets import PRESETS  # noqa: E402
-from mnist_core.step import fresh_model  # noqa: E402
+from mnist_core.network.spec import NetSpec  # noqa: E402
+from mnist_core.training.presets import PRESETS  # noqa: E402
+from mnist_core.training.step import fresh_model  # noqa: E402
 
 WARMUP = 3  # first calls pay for thread pools and allocator growth
 TARGET_MS = 200.0

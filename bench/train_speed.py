@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mnist_core import MEAN, STD, Net, TestEvent, TrainConfig, load_mnist, new_training_state, train  # noqa: E402
 from mnist_core.data import load_embedded, read_idx_folder, write_idx_folder  # noqa: E402
-from mnist_core.device import free_cores, resolve_device  # noqa: E402
+from mnist_core.training.device import free_cores, resolve_device  # noqa: E402
 
 
 def reference_run(root: Path, config: TrainConfig, device: torch.device, n_epochs: int) -> tuple[list, list, float]:

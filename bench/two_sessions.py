@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.openmp_team import free_idle_openmp_team, openmp_runtime  # noqa: E402
 from mnist_core import TrainConfig, load_mnist  # noqa: E402
-from mnist_core.device import usable_cores  # noqa: E402
-from mnist_core.jobs import FINISHED, SlotLimiter, TrainingSession  # noqa: E402
+from mnist_core.training.device import usable_cores  # noqa: E402
+from mnist_core.runtime import JobStatus, SlotLimiter, TrainingSession  # noqa: E402
 
 
 class EveryJobTakesAllFreeCores(SlotLimiter):
@@ -40,7 +40,7 @@ def both_sessions_seconds(limiter: SlotLimiter, config: TrainConfig, data, folde
         session.start_new(config, data)
     for session in sessions:
         session.job.join()
-        assert session.snapshot().status == FINISHED, session.snapshot().error
+        assert session.snapshot().status == JobStatus.FINISHED, session.snapshot().error
     return time.perf_counter() - started
 
 

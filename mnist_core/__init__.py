@@ -10,10 +10,10 @@
 """
 
 from .checkpoint import DEFAULT_CHECKPOINT_DIR, CheckpointError, checkpoint_bytes, load_checkpoint, save_checkpoint
-from .config import ConfigError, TrainConfig, config_errors
+from .training.config import ConfigError, TrainConfig, config_errors
 from .data import MEAN, STD, DataError, MnistData, load_mnist, normalize, to_pixels
-from .device import available_devices, resolve_device
-from .engine import (
+from .training.device import available_devices, resolve_device
+from .training.engine import (
     BatchEvent,
     History,
     StoppedEvent,
@@ -26,11 +26,11 @@ from .engine import (
     predict,
     train,
 )
-from .model import FLAT_FEATURES, Net
-from .netspec import NetSpec, SpecError, build_model, check_spec
-from .presets import PRESETS, get_preset
-from .recipe import Recipe
-from .shapes import conv_output_size, pool_output_size, same_padding
+from .network.tutorial import FLAT_FEATURES, Net
+from .network.spec import NetSpec, SpecError, build_model, check_spec
+from .training.presets import PRESETS, get_preset
+from .training.recipe import Recipe
+from .network.shapes import conv_output_size, pool_output_size, same_padding
 
 __all__ = [
     "BatchEvent", "CheckpointError", "ConfigError", "DEFAULT_CHECKPOINT_DIR", "DataError", "FLAT_FEATURES", "History", "MEAN", "MnistData", "Net",

@@ -31,12 +31,12 @@ from typing import BinaryIO, Mapping, Sequence, Union
 
 import torch
 
-from .config import TrainConfig
-from .engine import History, TrainingState, make_optimizer
-from .history import downsample_min_max
-from .model import TUTORIAL_SPEC
-from .netspec import NetSpec, SpecError, build_model, check_spec, expected_state_shapes
-from .recipe import Recipe
+from .training.config import TrainConfig
+from .training.engine import History, TrainingState, make_optimizer
+from .training.history import downsample_min_max
+from .network.tutorial import TUTORIAL_SPEC
+from .network.spec import NetSpec, SpecError, build_model, check_spec, expected_state_shapes
+from .training.recipe import Recipe
 
 FORMAT = "mnist_core.checkpoint"
 VERSION = 1

@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Callable
 
 from .checkpoint import CHECKPOINT_SUFFIX, DEFAULT_CHECKPOINT_DIR, load_checkpoint, save_checkpoint
-from .config import DEVICE_CHOICES, TrainConfig
+from .training.config import DEVICE_CHOICES, TrainConfig
 from .data import DATA_DIR_ENV, MnistData, load_mnist
-from .device import resolve_device
-from .engine import TestEvent, TrainingDiverged, TrainingState, apply_config, new_training_state, train
-from .netspec import NetSpec, check_spec
-from .presets import PRESETS, Preset, get_preset
-from .recipe import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, Recipe
+from .training.device import resolve_device
+from .training.engine import TestEvent, TrainingDiverged, TrainingState, apply_config, new_training_state, train
+from .network.spec import NetSpec, check_spec
+from .training.presets import PRESETS, Preset, get_preset
+from .training.recipe import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, Recipe
 
 MAX_SPEC_BYTES = 100_000  # a 24-layer spec is a few KB of JSON
 

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 from .checkpoint import Source, load_checkpoint
-from .engine import TrainingState, predict
-from .netspec import SpecNet
+from .training.engine import TrainingState, predict
+from .network.spec import SpecNet
 from .preprocess import BlankImageError, ImageReadError, MnistStyleInput, load_image, prepare_mnist_style
 
 UNSURE_BELOW = 0.5  # a top probability under this is reported as "not sure"

@@ -10,7 +10,7 @@ from streamlit_drawable_canvas import st_canvas  # only importable inside a runn
 from mnist_core import CheckpointError
 from mnist_core.checkpoint import CHECKPOINT_SUFFIX, DEFAULT_CHECKPOINT_DIR, MAX_CHECKPOINT_BYTES
 from mnist_core.inference import load_inference_model, inference_model
-from mnist_core.jobs import DIVERGED, FAILED
+from mnist_core.runtime import JobStatus
 from mnist_core.preprocess import (
     MAX_IMAGE_BYTES,
     BlankImageError,
@@ -93,7 +93,7 @@ def choose_model():
     """The model picker; the chosen net in eval mode, or None (with the quick-train offer shown)."""
     session = get_session()
     snapshot = session.snapshot()
-    if snapshot.status in (DIVERGED, FAILED) and snapshot.error:
+    if snapshot.status in (JobStatus.DIVERGED, JobStatus.FAILED) and snapshot.error:
         st.error(f"**{t('draw.training_failed')}** {snapshot.error}")
     trained = session_model()
     files = checkpoint_files()

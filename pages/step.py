@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from mnist_core.data import to_pixels
-from mnist_core.step import (
+from mnist_core.training.step import (
     MAX_BATCH,
     MIN_BATCH,
     StepLab,
@@ -24,7 +24,7 @@ from ui.draw_figures import maps_figure
 from ui.i18n import t
 from ui.navigation import ensure_router
 from ui.session import session_model
-from mnist_core.shapes import shape_text
+from mnist_core.network.shapes import shape_text
 from ui.step_sections import modes_section, number, reproducibility_section, repeat_section, step_section
 from ui.step_state import SOURCE_SESSION, current_lab, results, sources
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core.engine import tutorial_spec
+from mnist_core.training.engine import tutorial_spec
 from mnist_core.inference import conv1_kernels, layer_activations, read_tensor
 from ui import draw_figures
 from ui.i18n import t
@@ -78,7 +78,7 @@ def show_inside(model, prepared) -> None:
 def show_saliency(model, prepared) -> None:
     """Why this answer, and why not another digit: Captum's attribution toward each, over the 28 x 28 input."""
     from mnist_core.data import N_CLASSES
-    from mnist_core.explain import METHODS, saliency_map  # Captum loads on the first digit read, not with the page
+    from mnist_core.training.explain import METHODS, saliency_map  # Captum loads on the first digit read, not with the page
     from ui.step_figures import saliency_figure
 
     st.subheader(t("draw.saliency_heading"))

@@ -1,6 +1,6 @@
 """The network editor's lessons: what each layer type does, tried on the real layer with the row's own numbers.
 
-The computations live in mnist_core.lessons; this module words and draws them. A lesson is drawn only when
+The computations live in mnist_core.network.lessons; this module words and draws them. A lesson is drawn only when
 its row's expander is open, and each computation is cached by its numbers.
 """
 
@@ -13,11 +13,11 @@ import streamlit as st
 import torch
 
 from mnist_core import MEAN, STD
-from mnist_core.lessons import (activation_curves, adaptive_pool_shapes, batchnorm_lesson, conv_lesson, dropout_lesson,
+from mnist_core.network.lessons import (activation_curves, adaptive_pool_shapes, batchnorm_lesson, conv_lesson, dropout_lesson,
                                 feature_maps, flatten_lesson, linear_lesson, pool_lesson)
-from mnist_core.model import CONV2_CHANNELS, FLAT_FEATURES, feature_map_size
-from mnist_core.netspec import REFERENCE_BATCH_SIZE, LayerTrace
-from mnist_core.shapes import shape_text
+from mnist_core.network.tutorial import CONV2_CHANNELS, FLAT_FEATURES, feature_map_size
+from mnist_core.network.spec import REFERENCE_BATCH_SIZE, LayerTrace
+from mnist_core.network.shapes import shape_text
 from ui import draw_figures
 from ui.data import load_data
 from ui.i18n import t

@@ -5,7 +5,7 @@ Each place ("train", "shapes") keeps its own layers in st.session_state as a pla
 switch (Streamlit forgets the widgets of a page that is not shown) and a language switch, and a callback
 can replace it (a preset, a loaded file, "Open in the Train page") before any widget is drawn.
 
-The rows are checked with mnist_core.netspec: trace_spec gives each row's output shape and parameters and
+The rows are checked with mnist_core.network.spec: trace_spec gives each row's output shape and parameters and
 the first layer that cannot work; check_spec adds the limits. Pages only call ``net_editor``.
 """
 
@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from mnist_core.netspec import (INPUT_SHAPE, LAYER_ARGUMENTS, LAYER_TYPES, MAX_KERNEL, MAX_LAYERS, MAX_WIDTH,
+from mnist_core.network.spec import (INPUT_SHAPE, LAYER_ARGUMENTS, LAYER_TYPES, MAX_KERNEL, MAX_LAYERS, MAX_WIDTH,
                                 REFERENCE_BATCH_SIZE, NetSpec, SpecError, SpecTrace, check_spec, trace_spec)
-from mnist_core.presets import PRESETS
-from mnist_core.shapes import shape_text
+from mnist_core.training.presets import PRESETS
+from mnist_core.network.shapes import shape_text
 from ui.i18n import t
 from ui.layer_lessons import layer_lesson
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from mnist_core import TrainConfig, config_errors
-from mnist_core.netspec import NetSpec, SpecError, check_spec
-from mnist_core.presets import PRESETS
+from mnist_core.network.spec import NetSpec, SpecError, check_spec
+from mnist_core.training.presets import PRESETS
 from ui.i18n import t
 from ui.net_editor import (CUSTOM, EditorResult, base_preset, error_text, layers_of, load_preset, net_editor,
                            preset_of, rows, set_layers)

@@ -7,9 +7,9 @@ import pandas as pd
 import streamlit as st
 
 from mnist_core import Recipe
-from mnist_core.engine import tutorial_spec
-from mnist_core.jobs import RunRecord, TrainingSession
-from mnist_core.netspec import NetSpec, trace_spec
+from mnist_core.training.engine import tutorial_spec
+from mnist_core.runtime import RunRecord, TrainingSession
+from mnist_core.network.spec import NetSpec, trace_spec
 from ui import train_charts
 from ui.i18n import t
 from ui.net_editor import preset_name

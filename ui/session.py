@@ -1,4 +1,4 @@
-"""Per-browser-session model and training job (Streamlit glue over mnist_core.jobs).
+"""Per-browser-session model and training job (Streamlit glue over mnist_core.runtime).
 
 Contract used by other pages (sidebar, drawing page):
 - model_summary() -> ModelSummary: status "none" | "training" | "trained", epochs_done, accuracy.
@@ -8,7 +8,7 @@ Contract used by other pages (sidebar, drawing page):
   drawing page's quick model (default: QUICK_MODEL_CONFIG). False, and nothing changes, if this session
   is already training; ServerBusyError (a ValueError, worded in the page's language) if the server's
   queue is full. Poll model_summary() (an st.fragment(run_every=...)) for the end.
-- get_session() -> mnist_core.jobs.TrainingSession: the job, the runs and the checkpoint (training page).
+- get_session() -> mnist_core.runtime.TrainingSession: the job, the runs and the checkpoint (training page).
 - keep_alive_seconds() -> float: an open tab must run something that calls get_session at least this
   often (the sidebar's status fragment does), or its session is taken for a closed tab's.
 
@@ -16,7 +16,7 @@ A browser reload starts a new Streamlit session. So that the model and its curve
 session carries a random token in the URL (?session=...) and a server-wide registry maps the token back
 to its TrainingSession; after a server restart the token still finds the session's checkpoint on disk.
 A session not seen for MNIST_SESSION_IDLE_MINUTES (default 10) is forgotten: its job is stopped and
-its checkpoint folder deleted (mnist_core.jobs.SessionRegistry).
+its checkpoint folder deleted (mnist_core.runtime.SessionRegistry).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from typing import Callable, TypeVar
 import streamlit as st
 
 from mnist_core import CheckpointError, TrainConfig, TrainingState
-from mnist_core.jobs import (BUSY, ServerBusyError, SessionRegistry, TrainingSession, default_limiter,
-                             session_idle_seconds)
+from mnist_core.runtime import (JobStatus, ServerBusyError, SessionRegistry, TrainingSession, default_limiter,
+                                session_idle_seconds)
 from ui.data import load_data
 from ui.i18n import t
 
@@ -149,7 +149,7 @@ def start_training(config: TrainConfig | None = None) -> bool:
     session = get_session()
     if session.start_new(config or QUICK_MODEL_CONFIG, load_data()):
         return True
-    if session.snapshot().status == BUSY:
+    if session.snapshot().status == JobStatus.BUSY:
         limiter = default_limiter()
         raise ServerBusyError(limiter.slots, limiter.max_waiting, message=server_busy_message())
     return False

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from mnist_core.shapes import OutputSizeSteps, ShapeError
+from mnist_core.network.shapes import OutputSizeSteps, ShapeError
 from ui.i18n import t
 
 MAX_PICTURE_CELLS = 64  # padded side above which the grid is too fine to read

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core.netspec import INPUT_SHAPE, NetSpec, SpecError
+from mnist_core.network.spec import INPUT_SHAPE, NetSpec, SpecError
 from ui.i18n import t
 from ui.net_editor import CUSTOM, layers_of, net_editor, preset_name, set_layers
 from ui.shapes_chain import FIELD_BOUNDS

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from mnist_core.data import N_CLASSES
-from mnist_core.step import LossCurve, ModePasses
+from mnist_core.training.step import LossCurve, ModePasses
 from ui.i18n import t
 
 SCORE_COLOR, PROBABILITY_COLOR, LOG_COLOR = "#7f7f7f", "#1f77b4", "#9467bd"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from mnist_core.step import (
+from mnist_core.training.step import (
     COMPARED_MOMENTA,
     MAX_REPEAT_STEPS,
     MODE_PASSES,

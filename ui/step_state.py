@@ -14,9 +14,9 @@ from typing import Any, Callable
 import streamlit as st
 
 from mnist_core import MnistData, TrainingState
-from mnist_core.netspec import NetSpec, SpecNet
-from mnist_core.presets import PRESETS
-from mnist_core.step import StepLab, copy_training_state, fresh_model, new_lab
+from mnist_core.network.spec import NetSpec, SpecNet
+from mnist_core.training.presets import PRESETS
+from mnist_core.training.step import StepLab, copy_training_state, fresh_model, new_lab
 from ui.session import session_model
 
 SOURCE_SESSION = "session"  # the session's trained model; any other source is a preset's name

@@ -1,11 +1,11 @@
 """The shape calculator's tensor lab: view/reshape with -1, squeeze/unsqueeze, Flatten and bmm, run by PyTorch on
-zero tensors (mnist_core.step.tensor_operation), so every answer and every refusal is PyTorch's own."""
+zero tensors (mnist_core.training.step.tensor_operation), so every answer and every refusal is PyTorch's own."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core.step import MAX_LAB_DIMENSIONS, TENSOR_OPERATIONS, StepError, parse_shape, tensor_operation
+from mnist_core.training.step import MAX_LAB_DIMENSIONS, TENSOR_OPERATIONS, StepError, parse_shape, tensor_operation
 from ui.i18n import t
 
 # Each operation opens on the example the course uses it for: the tutorial's view(-1, 320), the batch of one.

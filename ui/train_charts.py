@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import torch
 
 from mnist_core import History
-from mnist_core.history import downsample_min_max
+from mnist_core.training.history import downsample_min_max
 from ui.i18n import t
 
 TRAIN_COLOR = "#1f77b4"  # the seed's plot: blue train-loss line ...

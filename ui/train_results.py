@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from mnist_core import predict, to_pixels
-from mnist_core.metrics import confusion_matrix, pair_indices, per_class_accuracy, sample_indices
+from mnist_core.training.metrics import confusion_matrix, pair_indices, per_class_accuracy, sample_indices
 from ui import train_charts
 from ui.i18n import t
 from ui.session import per_model

@@ -8,8 +8,8 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_core.netspec import MAX_PARAMETERS
-from mnist_core.presets import PRESETS
+from mnist_core.network.spec import MAX_PARAMETERS
+from mnist_core.training.presets import PRESETS
 from tests.apptest.app import open_page, train_until_done
 from ui.i18n import strings
 
@@ -266,7 +266,7 @@ def test_each_preset_trains_a_short_run_and_the_comparison_names_them():
 
 def test_draw_page_shows_at_most_32_maps_a_layer_and_says_how_many():
     from mnist_core import TrainConfig, checkpoint_bytes, new_training_state
-    from mnist_core.netspec import NetSpec
+    from mnist_core.network.spec import NetSpec
     from tests.apptest.test_draw_page import chart_titles, upload_checkpoint, upload_image
     from tests.drawn_digits import drawn_digits, evaluation_digits, png_bytes
 

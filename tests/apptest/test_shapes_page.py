@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_core.shapes import conv_output_steps, pool_output_steps
+from mnist_core.network.shapes import conv_output_steps, pool_output_steps
 from tests.apptest.app import open_page
 from ui.i18n import LANGUAGE_KEY
 from ui.shapes_figures import DROPPED, HOLE, INPUT, PADDING, TAP, cell_kinds

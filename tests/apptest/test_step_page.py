@@ -10,8 +10,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from mnist_core.netspec import NetSpec, build_model
-from mnist_core.presets import PRESETS
+from mnist_core.network.spec import NetSpec, build_model
+from mnist_core.training.presets import PRESETS
 from tests.apptest.app import open_page
 from tests.apptest.test_i18n_coverage import untranslated
 from tests.drawn_digits import drawn_digits, evaluation_digits, png_bytes

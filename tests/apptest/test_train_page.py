@@ -215,14 +215,14 @@ def test_a_run_that_learned_nothing_says_why(learning_rate, cause):
 @pytest.fixture
 def server_with_one_busy_slot(monkeypatch):
     """Make the server's limiter one slot, taken by another learner, with room for max_waiting more."""
-    from mnist_core import jobs
+    from mnist_core.runtime import limiter as limiter_module
 
     made = []
 
-    def make(max_waiting: int) -> jobs.SlotLimiter:
-        limiter = jobs.SlotLimiter(1, max_waiting=max_waiting)
+    def make(max_waiting: int) -> limiter_module.SlotLimiter:
+        limiter = limiter_module.SlotLimiter(1, max_waiting=max_waiting)
         assert limiter.acquire()
-        monkeypatch.setattr(jobs, "_default_limiter", limiter)  # sessions made from now on queue here
+        monkeypatch.setattr(limiter_module, "_default_limiter", limiter)  # sessions made from now on queue here
         made.append(limiter)
         return limiter
 

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
-from mnist_core.presets import PRESETS
+from mnist_core.training.presets import PRESETS
 from tests.e2e.conftest import assert_no_exception, enter_value, open_app_page, save_screenshot, wait_idle
 from tests.e2e.test_draw_browser import PREDICTION, SEVEN, draw_stroke
 from tests.e2e.test_train_browser import LIVE_CHART, wait_for_chart

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mnist_core.augment import AUGMENTATIONS, augment_batch, augmented_grid
+from mnist_core.training.augment import AUGMENTATIONS, augment_batch, augmented_grid
 from mnist_core.data import MEAN, STD, normalize
 
 BACKGROUND = -MEAN / STD  # a blank pixel, normalized
@@ -117,7 +117,7 @@ def test_runs_on_cuda_with_a_cuda_generator():
 
 def test_stroke_dilation_is_max_pool():
     """The fast 3 x 3 dilation equals max_pool2d(x, 3, 1, 1) and its erosion -max_pool2d(-x, 3, 1, 1)."""
-    from mnist_core.augment import _dilate
+    from mnist_core.training.augment import _dilate
 
     ink = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     assert torch.equal(_dilate(ink), torch.nn.functional.max_pool2d(ink, 3, 1, 1))

@@ -9,8 +9,8 @@ import pytest
 from mnist_core import load_checkpoint
 from mnist_core.cli import main
 from mnist_core.data import load_embedded, write_idx_folder
-from mnist_core.netspec import NetSpec, check_spec
-from mnist_core.presets import PRESETS
+from mnist_core.network.spec import NetSpec, check_spec
+from mnist_core.training.presets import PRESETS
 
 TINY_NET = {"layers": [
     {"type": "Conv2d", "out_channels": 4, "kernel_size": 3, "stride": 2},

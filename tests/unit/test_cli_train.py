@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_core import engine, load_checkpoint
+from mnist_core import load_checkpoint
+from mnist_core.training import engine
 from mnist_core.cli import main
 from mnist_core.data import IDX_FILES, load_embedded, write_idx_folder
 from tests.conftest import ROOT

@@ -24,8 +24,8 @@ from mnist_core import (
     normalize,
     train,
 )
-from mnist_core.engine import _CudaGraphStep, _EagerStep, make_optimizer
-from mnist_core.model import Net
+from mnist_core.training.engine import _CudaGraphStep, _EagerStep, make_optimizer
+from mnist_core.network.tutorial import Net
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 LEARNING_RATE = 0.05  # the bars are learned within two short epochs at this rate

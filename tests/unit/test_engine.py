@@ -23,7 +23,7 @@ from mnist_core import (
     predict,
     train,
 )
-from mnist_core.engine import apply_config
+from mnist_core.training.engine import apply_config
 
 
 def subset(data: MnistData, n_train: int, n_test: int) -> MnistData:
@@ -211,7 +211,7 @@ def test_snapshot_survives_later_training(small):
 
 def test_device_choice_and_cpu_threads(monkeypatch):
     from mnist_core import available_devices, resolve_device
-    from mnist_core import device as device_module
+    from mnist_core.training import device as device_module
 
     assert resolve_device("auto").type == available_devices()[0] and available_devices()[-1] == "cpu"
     assert resolve_device("cpu") == torch.device("cpu")
@@ -231,7 +231,7 @@ def test_device_choice_and_cpu_threads(monkeypatch):
 
 def test_busy_cores_elsewhere_leaves_out_this_process(monkeypatch):
     """Two CPUs over one sample: 150 busy ticks of 200, 100 of them this process's own."""
-    from mnist_core import device as device_module
+    from mnist_core.training import device as device_module
 
     readings = iter([(1_000, 5_000), (1_150, 5_200)])  # (busy, total) before and after
     own = iter([300, 400])
@@ -244,7 +244,7 @@ def test_busy_cores_elsewhere_leaves_out_this_process(monkeypatch):
 
 @pytest.mark.skipif(not Path("/proc/stat").exists(), reason="reads Linux's /proc")
 def test_cpu_tick_readers_parse_this_machine():
-    from mnist_core import device as device_module
+    from mnist_core.training import device as device_module
 
     busy, total = device_module._cpu_ticks(os.sched_getaffinity(0))
     assert 0 <= busy <= total and total > 0

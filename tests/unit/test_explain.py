@@ -1,4 +1,4 @@
-"""Saliency toward any digit (mnist_core.explain, Captum): a 28 x 28 map that means what it says."""
+"""Saliency toward any digit (mnist_core.training.explain, Captum): a 28 x 28 map that means what it says."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_core.explain import METHODS, ExplainError, blank_input, digit_scores, saliency_map
+from mnist_core.training.explain import METHODS, ExplainError, blank_input, digit_scores, saliency_map
 from mnist_core.inference import inference_model
 
 

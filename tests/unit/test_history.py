@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from mnist_core.history import (BLOCK_POINTS, FIRST_BLOCK_POINTS, Column, ColumnView, History,
+from mnist_core.training.history import (BLOCK_POINTS, FIRST_BLOCK_POINTS, Column, ColumnView, History,
                                 downsample_min_max)
 
 

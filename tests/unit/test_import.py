@@ -10,7 +10,7 @@ from tests.conftest import ROOT
 
 def test_importing_mnist_core_does_not_import_streamlit():
     code = (
-        "import sys, mnist_core, mnist_core.cli, mnist_core.checkpoint, mnist_core.engine, mnist_core.data\n"
+        "import sys, mnist_core, mnist_core.cli, mnist_core.checkpoint, mnist_core.training.engine, mnist_core.data\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('streamlit', 'streamlit_drawable_canvas'))\n"
         "print(loaded)\n"
         "assert not loaded, loaded\n"

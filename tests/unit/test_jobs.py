@@ -1,4 +1,4 @@
-"""The background training job, the slot limiter and per-user sessions (mnist_core.jobs)."""
+"""The background training job, the slot limiter and per-user sessions (mnist_core.runtime)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,7 @@ import pytest
 import torch
 
 from mnist_core import CheckpointError, MnistData, TrainConfig, load_checkpoint
-from mnist_core.jobs import (
-    DIVERGED,
-    FAILED,
-    FINISHED,
-    RUNNING,
-    STOPPED,
-    WAITING,
-    BUSY,
-    JobBusyError,
-    ServerBusyError,
-    SlotLimiter,
-    TrainingSession,
-)
+from mnist_core.runtime import JobBusyError, JobStatus, ServerBusyError, SlotLimiter, TrainingSession
 
 WAIT_SECONDS = 120  # generous bound for a busy 2-core machine; a hang fails instead of blocking forever
 
@@ -65,7 +53,7 @@ def test_start_trains_in_the_background_and_checkpoints_each_epoch(small_data, t
     assert session.start_new(config(n_epochs=2), small_data)
     snapshot = finish(session)
 
-    assert snapshot.status == FINISHED and snapshot.error is None
+    assert snapshot.status == JobStatus.FINISHED and snapshot.error is None
     assert snapshot.epochs_done == 2 and snapshot.progress == 1.0
     assert snapshot.history.test_counter == [0, 512, 1024]  # the test before training included
     assert snapshot.examples_per_second > 0 and snapshot.eta_seconds == 0
@@ -92,7 +80,7 @@ def test_stop_ends_between_batches_and_keeps_the_weights(small_data, tmp_path):
     session.stop()
     snapshot = finish(session)
 
-    assert snapshot.status == STOPPED and snapshot.stop_requested
+    assert snapshot.status == JobStatus.STOPPED and snapshot.stop_requested
     assert snapshot.run_examples_done < 50 * 512
     model = session.model()
     assert model is not None and model.examples_seen == snapshot.run_examples_done
@@ -107,7 +95,7 @@ def test_continue_resumes_the_curve_and_marks_the_resume_point(small_data, tmp_p
     assert session.continue_training(2, small_data)
     resumed = finish(session)
 
-    assert resumed.status == FINISHED and resumed.epochs_done == 3
+    assert resumed.status == JobStatus.FINISHED and resumed.epochs_done == 3
     assert resumed.history.resume_points == [512]
     assert resumed.history.test_counter == [0, 512, 1024, 1536]
     assert resumed.history.train_losses[: len(first.history.train_losses)] == first.history.train_losses
@@ -133,7 +121,7 @@ def test_an_error_in_the_thread_is_reported(small_data, tmp_path):
     session = TrainingSession(tmp_path / "checkpoint.pt", SlotLimiter(1))
     session.start_new(config(), broken)
     snapshot = finish(session)
-    assert snapshot.status == FAILED
+    assert snapshot.status == JobStatus.FAILED
     assert "out of bounds" in snapshot.error
     assert "Traceback" in snapshot.error_details
 
@@ -149,7 +137,7 @@ def test_divergence_stops_with_a_message_and_keeps_the_last_good_weights(small_d
     assert session.continue_training(2, exploding)
     snapshot = finish(session)
 
-    assert snapshot.status == DIVERGED
+    assert snapshot.status == JobStatus.DIVERGED
     assert "diverged" in snapshot.error and "smaller learning rate" in snapshot.error
     model = session.model()
     assert torch.equal(model.model.fc1.weight, good.model.fc1.weight)
@@ -162,14 +150,14 @@ def test_slot_limit_makes_an_extra_job_wait(small_data, tmp_path):
     first = TrainingSession(tmp_path / "a.pt", limiter)
     second = TrainingSession(tmp_path / "b.pt", limiter)
     first.start_new(config(n_epochs=50, batch_size_train=16), small_data)
-    wait_until(lambda: first.snapshot().status == RUNNING, "the first job to run")
+    wait_until(lambda: first.snapshot().status == JobStatus.RUNNING, "the first job to run")
     second.start_new(config(), small_data)
     wait_until(lambda: limiter.waiting == 1, "the second job to queue")
-    assert second.snapshot().status == WAITING and limiter.in_use == 1
+    assert second.snapshot().status == JobStatus.WAITING and limiter.in_use == 1
 
     first.stop()
-    assert finish(second).status == FINISHED  # the slot passed on
-    assert finish(first).status == STOPPED
+    assert finish(second).status == JobStatus.FINISHED  # the slot passed on
+    assert finish(first).status == JobStatus.STOPPED
     assert limiter.in_use == 0 and limiter.waiting == 0
 
 
@@ -181,7 +169,7 @@ def test_stop_while_waiting_gives_up_the_place_in_the_queue(small_data, tmp_path
     wait_until(lambda: limiter.waiting == 1, "the job to queue")
     session.stop()
     snapshot = finish(session)
-    assert snapshot.status == STOPPED and snapshot.run_examples_done == 0
+    assert snapshot.status == JobStatus.STOPPED and snapshot.run_examples_done == 0
     assert session.model() is None and not (tmp_path / "checkpoint.pt").exists()
     limiter.release()
     assert limiter.in_use == 0
@@ -216,9 +204,9 @@ def test_slot_limiter_never_admits_more_than_its_slots():
 def test_each_job_gets_a_fixed_share_of_the_cores(monkeypatch):
     """cores // slots, whatever runs now: CPU results depend on the thread count, so a job's count must not
     depend on who else is training."""
-    from mnist_core import jobs as jobs_module
+    from mnist_core.runtime import limiter as limiter_module
 
-    monkeypatch.setattr(jobs_module, "usable_cores", lambda: 8)
+    monkeypatch.setattr(limiter_module, "usable_cores", lambda: 8)
     limiter = SlotLimiter(4)
     assert limiter.threads_per_job == 2  # nothing running yet: still its share
     assert limiter.acquire()
@@ -226,16 +214,16 @@ def test_each_job_gets_a_fixed_share_of_the_cores(monkeypatch):
     assert limiter.acquire() and limiter.acquire()
     assert limiter.threads_per_job == 2
     assert SlotLimiter(1).threads_per_job == 8  # one slot: every core
-    monkeypatch.setattr(jobs_module, "usable_cores", lambda: 2)
+    monkeypatch.setattr(limiter_module, "usable_cores", lambda: 2)
     assert SlotLimiter(4).threads_per_job == 1  # more slots than cores: never below one
 
 
 def test_a_job_keeps_its_thread_count_while_another_trains(small_data, tmp_path, monkeypatch):
     """Two slots on 2 cores: each job trains with 1 thread, alone or beside the other."""
-    from mnist_core import engine as engine_module
-    from mnist_core import jobs as jobs_module
+    from mnist_core.training import engine as engine_module
+    from mnist_core.runtime import limiter as limiter_module
 
-    monkeypatch.setattr(jobs_module, "usable_cores", lambda: 2)
+    monkeypatch.setattr(limiter_module, "usable_cores", lambda: 2)
     asked: list[tuple[int, int]] = []  # (job thread, PyTorch's thread count just after the job set it)
     set_threads = engine_module.configure_cpu_threads
 
@@ -251,14 +239,14 @@ def test_a_job_keeps_its_thread_count_while_another_trains(small_data, tmp_path,
     threads_before = torch.get_num_threads()
     try:
         first.start_new(config(n_epochs=50, batch_size_train=16), small_data)
-        wait_until(lambda: first.snapshot().status == RUNNING and len(asked) > 5, "the first job to run")
+        wait_until(lambda: first.snapshot().status == JobStatus.RUNNING and len(asked) > 5, "the first job to run")
         second.start_new(config(n_epochs=50, batch_size_train=16), small_data)
-        wait_until(lambda: second.snapshot().status == RUNNING, "the second job to run")
+        wait_until(lambda: second.snapshot().status == JobStatus.RUNNING, "the second job to run")
         wait_until(lambda: len({job for job, _ in list(asked)}) == 2, "both jobs to take some batches")
         second.stop()
-        assert finish(second).status == STOPPED
+        assert finish(second).status == JobStatus.STOPPED
         first.stop()
-        assert finish(first).status == STOPPED
+        assert finish(first).status == JobStatus.STOPPED
         assert {count for _, count in asked} == {1}  # alone, together and alone again: one thread
     finally:
         first.stop(), second.stop()
@@ -336,13 +324,13 @@ def test_loading_while_training_is_refused(small_data, tmp_path, trained_state):
 
 @pytest.mark.parametrize(("configured", "expected"), [("3", 3), ("", None), ("0", None), ("many", None)])
 def test_default_limiter_reads_the_environment_or_counts_cores(monkeypatch, configured, expected):
-    from mnist_core import jobs
-    from mnist_core.device import usable_cores
+    from mnist_core.runtime import limiter as limiter_module
+    from mnist_core.training.device import usable_cores
 
-    monkeypatch.setattr(jobs, "_default_limiter", None)  # a fresh server process
-    monkeypatch.setenv(jobs.MAX_JOBS_ENV, configured)
-    assert jobs.default_limiter().slots == (expected or usable_cores())  # unusable values fall back
-    assert jobs.default_limiter() is jobs.default_limiter()
+    monkeypatch.setattr(limiter_module, "_default_limiter", None)  # a fresh server process
+    monkeypatch.setenv(limiter_module.MAX_JOBS_ENV, configured)
+    assert limiter_module.default_limiter().slots == (expected or usable_cores())  # unusable values fall back
+    assert limiter_module.default_limiter() is limiter_module.default_limiter()
 
 
 # --- concurrent presses (two tabs with the same session link) -------------------------------------------------
@@ -461,17 +449,17 @@ def test_a_job_refused_by_a_full_queue_ends_at_once_and_changes_nothing(small_da
     wait_until(lambda: limiter.waiting == 1, "the other job to queue")
     assert not session.start_new(config(learning_rate=0.05), small_data)
     refused = session.snapshot()
-    assert refused.status == BUSY and not refused.active and not session.job.active
+    assert refused.status == JobStatus.BUSY and not refused.active and not session.job.active
     assert "busy" in refused.error
     assert refused.history.to_dict() == before.history.to_dict() and refused.epochs_done == before.epochs_done
     assert session.model() is model and session.runs() == runs  # no new run, the same model
-    assert not session.continue_training(1, small_data) and session.snapshot().status == BUSY
+    assert not session.continue_training(1, small_data) and session.snapshot().status == JobStatus.BUSY
 
     other.stop()
-    assert finish(other).status == STOPPED
+    assert finish(other).status == JobStatus.STOPPED
     limiter.release()
     assert session.start_new(config(), small_data)  # tried again with room: it trains
-    assert finish(session).status == FINISHED and len(session.runs()) == 2
+    assert finish(session).status == JobStatus.FINISHED and len(session.runs()) == 2
     assert limiter.in_use == 0 and limiter.waiting == 0
 
 
@@ -495,12 +483,12 @@ def test_a_waiting_job_sleeps_until_stop_or_a_free_slot_wakes_it(small_data, tmp
     stopped.start_new(config(), small_data)
     wait_until(lambda: limiter._condition.timeouts, "the job to wait")
     stopped.stop()  # Stop wakes it
-    assert finish(stopped).status == STOPPED
+    assert finish(stopped).status == JobStatus.STOPPED
     trained = TrainingSession(tmp_path / "b.pt", limiter)
     trained.start_new(config(), small_data)
     wait_until(lambda: len(limiter._condition.timeouts) >= 2, "the next job to wait")
     limiter.release()  # a free slot wakes it
-    assert finish(trained).status == FINISHED
+    assert finish(trained).status == JobStatus.FINISHED
     assert limiter._condition.timeouts and set(limiter._condition.timeouts) == {None}  # never a polling timeout
 
 
@@ -511,12 +499,12 @@ def test_the_snapshot_shows_the_place_in_line(small_data, tmp_path):
     for session in sessions:
         assert session.start_new(config(), small_data)
     assert [s.snapshot().queue_position for s in sessions] == [1, 2, 3]
-    assert all(s.snapshot().status == WAITING for s in sessions)
+    assert all(s.snapshot().status == JobStatus.WAITING for s in sessions)
     sessions[0].stop()
     assert finish(sessions[0]).queue_position == 0
     assert [s.snapshot().queue_position for s in sessions[1:]] == [1, 2]
     limiter.release()
-    wait_until(lambda: sessions[1].snapshot().status != WAITING, "the first in line to start")
+    wait_until(lambda: sessions[1].snapshot().status != JobStatus.WAITING, "the first in line to start")
     assert sessions[1].snapshot().queue_position == 0 and sessions[2].snapshot().queue_position == 1
     for session in sessions:
         session.stop()
@@ -526,13 +514,13 @@ def test_the_snapshot_shows_the_place_in_line(small_data, tmp_path):
 
 @pytest.mark.parametrize(("configured", "expected"), [("5", 5), ("0", 0), ("", None), ("-1", None), ("some", None)])
 def test_default_limiter_reads_its_queue_length_from_the_environment(monkeypatch, configured, expected):
-    from mnist_core import jobs
+    from mnist_core.runtime import limiter as limiter_module
 
-    monkeypatch.setattr(jobs, "_default_limiter", None)
-    monkeypatch.setenv(jobs.MAX_JOBS_ENV, "3")
-    monkeypatch.setenv(jobs.MAX_WAITING_ENV, configured)
-    limiter = jobs.default_limiter()
-    assert limiter.max_waiting == (jobs.WAITING_PER_SLOT * 3 if expected is None else expected)
+    monkeypatch.setattr(limiter_module, "_default_limiter", None)
+    monkeypatch.setenv(limiter_module.MAX_JOBS_ENV, "3")
+    monkeypatch.setenv(limiter_module.MAX_WAITING_ENV, configured)
+    limiter = limiter_module.default_limiter()
+    assert limiter.max_waiting == (limiter_module.WAITING_PER_SLOT * 3 if expected is None else expected)
 
 
 def test_jobs_training_at_once_reproduce_their_solo_runs_tensor_for_tensor(small_data, tmp_path):
@@ -548,13 +536,13 @@ def test_jobs_training_at_once_reproduce_their_solo_runs_tensor_for_tensor(small
     for index, settings_of_run in enumerate(settings):
         session = TrainingSession(tmp_path / f"solo{index}.pt", limiter)
         session.start_new(settings_of_run, small_data)
-        assert finish(session).status == FINISHED
+        assert finish(session).status == JobStatus.FINISHED
         solo.append(session)
     together = [TrainingSession(tmp_path / f"together{index}.pt", limiter) for index in range(2)]
     for session, settings_of_run in zip(together, settings):
         assert session.start_new(settings_of_run, small_data)
     for alone, beside in zip(solo, together):
-        assert finish(beside).status == FINISHED
+        assert finish(beside).status == JobStatus.FINISHED
         expected, got = weights(alone), weights(beside)
         assert all(torch.equal(expected[key], got[key]) for key in expected)
         assert list(alone.snapshot().history.train_losses) == list(beside.snapshot().history.train_losses)

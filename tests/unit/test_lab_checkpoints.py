@@ -12,10 +12,10 @@ import torch
 from mnist_core import CheckpointError, MnistData, TrainConfig, evaluate, load_checkpoint, new_training_state, train
 from mnist_core import checkpoint as checkpoint_module
 from mnist_core.checkpoint import checkpoint_bytes, checkpoint_dict
-from mnist_core.engine import tutorial_spec
-from mnist_core.netspec import NetSpec
-from mnist_core.presets import PRESETS
-from mnist_core.recipe import Recipe
+from mnist_core.training.engine import tutorial_spec
+from mnist_core.network.spec import NetSpec
+from mnist_core.training.presets import PRESETS
+from mnist_core.training.recipe import Recipe
 
 # Written by the code before the network lab (commit 0259990): no "spec" or "recipe" keys, 1 epoch on every
 # 10th embedded digit (400 training, 100 test images).

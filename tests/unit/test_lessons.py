@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from mnist_core.lessons import (activation_curves, adaptive_pool_shapes, batchnorm_lesson, conv_lesson, dropout_lesson,
+from mnist_core.network.lessons import (activation_curves, adaptive_pool_shapes, batchnorm_lesson, conv_lesson, dropout_lesson,
                                 feature_maps, flatten_lesson, linear_lesson, pool_lesson)
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mnist_core import predict
-from mnist_core.metrics import confusion_matrix, pair_indices, per_class_accuracy, sample_indices
+from mnist_core.training.metrics import confusion_matrix, pair_indices, per_class_accuracy, sample_indices
 
 
 def test_confusion_matrix_counts_each_true_predicted_pair():

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from mnist_core import FLAT_FEATURES, Net
-from mnist_core.model import POOL_SIZE, feature_map_size
+from mnist_core.network.tutorial import POOL_SIZE, feature_map_size
 
 
 def test_flat_features_match_a_real_forward_pass():

@@ -11,9 +11,9 @@ import torch
 import torch.nn.functional as F
 
 from mnist_core import TrainConfig, new_training_state, train
-from mnist_core.engine import tutorial_spec
-from mnist_core.model import TUTORIAL_SPEC, Net
-from mnist_core.netspec import (
+from mnist_core.training.engine import tutorial_spec
+from mnist_core.network.tutorial import TUTORIAL_SPEC, Net
+from mnist_core.network.spec import (
     LAYER_TYPES,
     MAX_ACTIVATION_BYTES,
     MAX_LAYERS,

@@ -9,12 +9,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mnist_core import netspec
-from mnist_core.augment import augment_batch
-from mnist_core.config import TrainConfig
-from mnist_core.model import Net
-from mnist_core.presets import PRESETS, Preset, get_preset
-from mnist_core.recipe import Recipe, build_optimizer, build_scheduler
+from mnist_core.network import spec as netspec
+from mnist_core.training.augment import augment_batch
+from mnist_core.training.config import TrainConfig
+from mnist_core.network.tutorial import Net
+from mnist_core.training.presets import PRESETS, Preset, get_preset
+from mnist_core.training.recipe import Recipe, build_optimizer, build_scheduler
 
 TUTORIAL_TYPES = [
     "Conv2d", "MaxPool2d", "ReLU",

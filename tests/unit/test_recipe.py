@@ -8,8 +8,8 @@ import json
 import pytest
 import torch
 
-from mnist_core.config import ConfigError, TrainConfig
-from mnist_core.recipe import (
+from mnist_core.training.config import ConfigError, TrainConfig
+from mnist_core.training.recipe import (
     MAX_WEIGHT_DECAY,
     ONECYCLE_START_DIVISOR,
     Recipe,

@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from mnist_core import MnistData, TrainConfig, save_checkpoint
-from mnist_core.jobs import STOPPED, SessionRegistry, SlotLimiter, TrainingSession
+from mnist_core.runtime import JobStatus, SessionRegistry, SlotLimiter, TrainingSession
 
 IDLE_SECONDS = 600.0
 KEY = re.compile(r"[0-9a-f]{32}")
@@ -77,7 +77,7 @@ def test_a_session_unseen_for_the_idle_time_is_stopped_then_deleted_and_forgotte
     assert session.job.join(WAIT_SECONDS)
     forgotten += sessions.sweep()
     assert forgotten == [key]
-    assert session.snapshot().status == STOPPED
+    assert session.snapshot().status == JobStatus.STOPPED
     assert not (root / key).exists() and root.exists()
     assert sessions.get(key) is None
 
@@ -182,7 +182,7 @@ def test_beyond_max_sessions_the_least_recently_seen_idle_ones_are_forgotten(roo
 @pytest.mark.parametrize(("configured", "minutes"), [
     ("5", 5), ("0.5", 0.5), (" 20 ", 20), ("", 10), ("0", 10), ("-3", 10), ("soon", 10), ("nan", 10), ("inf", 10)])
 def test_the_idle_time_comes_from_the_environment(monkeypatch, configured, minutes):
-    from mnist_core import jobs
+    from mnist_core.runtime import session as session_module
 
-    monkeypatch.setenv(jobs.SESSION_IDLE_ENV, configured)
-    assert jobs.session_idle_seconds() == minutes * 60  # unusable values fall back to the default, 10
+    monkeypatch.setenv(session_module.SESSION_IDLE_ENV, configured)
+    assert session_module.session_idle_seconds() == minutes * 60  # unusable values fall back to the default, 10

@@ -1,4 +1,4 @@
-"""mnist_core.shapes against what PyTorch itself computes."""
+"""mnist_core.network.shapes against what PyTorch itself computes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mnist_core import FLAT_FEATURES, Net
-from mnist_core.shapes import (
+from mnist_core.network.shapes import (
     ConvLayer,
     PoolLayer,
     ShapeError,
@@ -286,7 +286,7 @@ def test_seed_table_matches_a_forward_pass_of_net_layer_by_layer():
 
 
 def test_seed_layers_use_the_model_constants():
-    from mnist_core.model import CONV1_CHANNELS, CONV2_CHANNELS, KERNEL_SIZE, POOL_SIZE
+    from mnist_core.network.tutorial import CONV1_CHANNELS, CONV2_CHANNELS, KERNEL_SIZE, POOL_SIZE
 
     conv1, pool1, conv2, pool2 = seed_layers()
     assert (conv1.out_channels, conv2.out_channels) == (CONV1_CHANNELS, CONV2_CHANNELS)

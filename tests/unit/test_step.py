@@ -1,4 +1,4 @@
-"""One training step taken apart (mnist_core.step): each stage's numbers agree with what PyTorch itself does."""
+"""One training step taken apart (mnist_core.training.step): each stage's numbers agree with what PyTorch itself does."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from mnist_core import TrainConfig
-from mnist_core.netspec import NetSpec
-from mnist_core.presets import PRESETS
-from mnist_core.recipe import Recipe
-from mnist_core.step import (
+from mnist_core.network.spec import NetSpec
+from mnist_core.training.presets import PRESETS
+from mnist_core.training.recipe import Recipe
+from mnist_core.training.step import (
     MAX_LAB_ELEMENTS,
     StepError,
     backward_pass,

@@ -23,7 +23,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .data import IMAGE_SIZE, MEAN, STD
+from ..data import IMAGE_SIZE, MEAN, STD
 
 AUGMENTATIONS = ("rotate", "scale", "shift", "stroke")
 

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import IMAGE_SIZE
-from .netspec import SeededDropout, SeededDropout2d
+from ..data import IMAGE_SIZE
+from .spec import SeededDropout, SeededDropout2d
 
 LESSON_SEED = 0  # one fixed draw: the lesson's weights and masks are the same on every rerun
 FEATURE_KERNEL = 5  # the tutorial's conv1 kernel: the stand-in layer that makes feature maps from digits

@@ -22,8 +22,8 @@ import torch
 from captum.attr import IntegratedGradients, Saliency
 from torch import nn
 
-from .data import IMAGE_SIZE, N_CLASSES, normalize
-from .netspec import SpecNet
+from ..data import IMAGE_SIZE, N_CLASSES, normalize
+from ..network.spec import SpecNet
 
 METHODS = ("integrated_gradients", "saliency")
 # Integrated Gradients' path steps: 32 keep the completeness error (sum of attributions against the change in

@@ -367,7 +367,7 @@ class NetworkRow:
 
 def seed_layers() -> list[Layer]:
     """The seed net's convolution part: conv1 -> max pool -> conv2 -> max pool."""
-    from .model import CONV1_CHANNELS, CONV2_CHANNELS, KERNEL_SIZE, POOL_SIZE  # model imports this module
+    from .tutorial import CONV1_CHANNELS, CONV2_CHANNELS, KERNEL_SIZE, POOL_SIZE  # model imports this module
 
     return [
         ConvLayer(CONV1_CHANNELS, KERNEL_SIZE),
@@ -378,14 +378,14 @@ def seed_layers() -> list[Layer]:
 
 
 def seed_input_shape() -> Shape:
-    from .model import IMAGE_SIZE
+    from .tutorial import IMAGE_SIZE
 
     return (1, IMAGE_SIZE, IMAGE_SIZE)
 
 
 def seed_network_table() -> list[NetworkRow]:
     """Input 1x28x28 through every layer of the seed's Net to its 10 outputs, computed by the functions above."""
-    from .model import HIDDEN_UNITS, N_CLASSES
+    from .tutorial import HIDDEN_UNITS, N_CLASSES
 
     trace = trace_chain(seed_layers(), seed_input_shape())
     rows = [NetworkRow("input", "x", trace.input_shape, 0)]

@@ -25,9 +25,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import TrainConfig
-from .data import MnistData
+from ..data import MnistData
 from .engine import TrainingState, new_training_state
-from .netspec import NetSpec, SeededDropout, SpecNet
+from ..network.spec import NetSpec, SeededDropout, SpecNet
 from .recipe import Recipe, build_optimizer
 
 MIN_BATCH, MAX_BATCH = 1, 64  # the page's batch sizes: one image up to the tutorial's training batch

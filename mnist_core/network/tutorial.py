@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import IMAGE_SIZE, N_CLASSES  # noqa: F401  (re-exported: the net's input side and outputs)
+from ..data import IMAGE_SIZE, N_CLASSES  # noqa: F401  (re-exported: the net's input side and outputs)
 from .shapes import conv_output_size, pool_output_size
 
 KERNEL_SIZE = 5

@@ -12,7 +12,7 @@ from typing import Any
 
 from .augment import AUGMENTATIONS
 from .config import TrainConfig
-from .model import TUTORIAL_SPEC
+from ..network.tutorial import TUTORIAL_SPEC
 from .recipe import Recipe
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .data import N_CLASSES
+from ..data import N_CLASSES
 
 
 def confusion_matrix(labels: torch.Tensor, predicted: torch.Tensor, n_classes: int = N_CLASSES) -> torch.Tensor:

@@ -20,11 +20,11 @@ from torch import nn
 
 from .augment import augment_batch
 from .config import TrainConfig
-from .data import MnistData
+from ..data import MnistData
 from .device import configure_cpu_threads, resolve_device, usable_cores
 from .history import History
-from .model import TUTORIAL_SPEC
-from .netspec import NetSpec, SpecNet, build_model
+from ..network.tutorial import TUTORIAL_SPEC
+from ..network.spec import NetSpec, SpecNet, build_model
 from .recipe import Recipe, build_optimizer, build_scheduler
 
 

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import IMAGE_SIZE, N_CLASSES
+from ..data import IMAGE_SIZE, N_CLASSES
 from .shapes import ShapeError, conv_output_size, pool_output_size, same_padding_plan, shape_text
 
 INPUT_SHAPE = (1, IMAGE_SIZE, IMAGE_SIZE)  # one greyscale MNIST image: channels, height, width

@@ -1,0 +1,1 @@
+"""The network as data: the spec (NetSpec), the model built from it, the shape arithmetic and the layer lessons."""

@@ -1,0 +1,15 @@
+"""Training while a UI runs: a server-wide slot limiter, a job thread per run, and each user's session.
+
+    from mnist_core.runtime import TrainingSession
+    session = TrainingSession(checkpoint_path="run/checkpoint.pt")
+    session.start_new(TrainConfig(n_epochs=1), data)   # False if a job is already running
+"""
+
+from .job import JobBusyError, JobSnapshot, JobStatus, TrainingJob, copy_state
+from .limiter import ServerBusyError, SlotLimiter, SlotTicket, default_limiter
+from .session import RunRecord, SessionRegistry, TrainingSession, session_idle_seconds
+
+__all__ = [
+    "JobBusyError", "JobSnapshot", "JobStatus", "RunRecord", "ServerBusyError", "SessionRegistry", "SlotLimiter",
+    "SlotTicket", "TrainingJob", "TrainingSession", "copy_state", "default_limiter", "session_idle_seconds",
+]

@@ -1,0 +1,1 @@
+"""Training: hyperparameters and recipes, the epoch loop and its step, augmentation, history and metrics."""
