@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from mnist_core.network.shapes import conv_output_steps, pool_output_steps
 from tests.apptest.app import open_page
+from tests.apptest.streamlit_log import messages, streamlit_warnings
 from ui.i18n import LANGUAGE_KEY
 from ui.shapes_figures import DROPPED, HOLE, INPUT, PADDING, TAP, cell_kinds
 
@@ -80,6 +81,59 @@ def test_impossible_conv_names_the_rule_without_a_traceback():
     assert any("Kernel size can't be greater than actual input size" in text for text in texts(app.code))
     assert "Choose a possible layer to see its sliding window." in texts(app.info)
     assert not app.get("plotly_chart")
+
+
+def test_out_of_range_numbers_are_refused_with_their_ranges_and_no_old_answer():
+    """Kernel 99 or input size 0 used to turn the box red while the old answer stayed on the page."""
+    app = set_numbers(open_shapes(), shapes_conv_f=99)
+    assert ("**The calculator takes these numbers only within their ranges:** Kernel size f must be a whole number "
+            "from 1 to 31; 99 is outside that range.") in texts(app.error)
+    assert "Output size o × o" not in [metric.label for metric in app.metric]  # no stale 24 × 24
+    assert not app.latex and not app.table and not app.get("plotly_chart")
+    assert "No answer until every number on the left is within its range." in texts(app.info)
+    assert "Choose a possible layer to see its sliding window." in texts(app.info)
+
+    app = set_numbers(app, shapes_n=0, shapes_conv_d=9)  # every bad number is named, each with its range
+    refusal = next(text for text in texts(app.error) if "within their ranges" in text)
+    for reason in ("Input size n must be a whole number from 1 to 512; 0 is outside that range.",
+                   "Kernel size f must be a whole number from 1 to 31; 99 is outside that range.",
+                   "Dilation d must be a whole number from 1 to 8; 9 is outside that range."):
+        assert f"- {reason}" in refusal, refusal
+
+    app = set_numbers(app, shapes_n=28, shapes_conv_f=5, shapes_conv_d=1)
+    assert output_size(app) == "24 × 24" and not app.error
+
+
+def test_out_of_range_pooling_padding_and_network_input_are_refused():
+    app = open_shapes()
+    app.radio(key="shapes_kind").set_value("pool").run()
+    app.radio(key="shapes_pool_preset").set_value("custom").run()
+    app = set_numbers(app, shapes_pool_p=40, shapes_lab_input_size=0)
+    errors = texts(app.error)
+    assert any("Padding p (zeros per side) must be a whole number from 0 to 31; 40 is outside that range." in text
+               for text in errors), errors
+    assert any("Input size (pixels a side) must be a whole number from 1 to 512; 0 is outside that range." in text
+               for text in errors), errors
+    assert not network_results(app)  # no layer table for an input that cannot be
+
+
+def test_chinese_refusal_names_the_range():
+    app = set_numbers(open_shapes("zh"), shapes_conv_f=99)
+    assert any("卷积核大小 f 必须是 1 到 31 之间的整数；99 超出了这个范围。" in text for text in texts(app.error))
+
+
+def test_number_boxes_make_streamlit_log_no_warning():
+    """The server log printed 'widget with key shapes_n was created with a default value but also had its value
+    set via the Session State API' (a value= beside a write to the same key), with a stack trace."""
+    with streamlit_warnings() as logged:
+        app = set_numbers(open_shapes(), shapes_conv_s=2)
+        app.radio(key="shapes_kind").set_value("pool").run()
+        app.switch_page("pages/home.py").run()
+        app.switch_page("pages/shapes.py").run()
+        app.radio(key="shapes_kind").set_value("conv").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert not logged, messages(logged)
+    assert app.number_input(key="shapes_conv_s").value == 2  # kept across the page switch
 
 
 def test_padding_makes_the_impossible_layer_possible():
