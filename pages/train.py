@@ -13,7 +13,7 @@ from ui import train_charts
 from ui.data import data_or_stop
 from ui.i18n import t
 from ui.navigation import ensure_router
-from ui.network_section import network_section
+from ui.network_section import export_button, network_section
 from ui.recipe_section import recipe_section
 from ui.run_comparison import compare_runs
 from ui.train_results import results
@@ -210,6 +210,7 @@ session = get_session()
 network = network_section()
 config = settings_form()
 recipe = recipe_section(config, data)
+export_button(network, config, recipe)
 snapshot = session.snapshot()
 train_column, stop_column, _ = st.columns([1, 1, 4])
 ready = config is not None and recipe is not None and network.ok  # each section has said what is wrong

@@ -1,12 +1,15 @@
-"""The Train page's "Network" section: a preset picker, reset, JSON download and upload, and the editor."""
+"""The Train page's "Network" section: a preset picker, reset, JSON download and upload, and the editor;
+and the export of the network and its training settings as PyTorch code."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core import TrainConfig, config_errors
+from mnist_core import ConfigError, TrainConfig, config_errors
+from mnist_core.export import SCRIPT_FILE_NAME, pytorch_script
 from mnist_core.network.spec import NetSpec, SpecError, check_spec
 from mnist_core.training.presets import PRESETS
+from mnist_core.training.recipe import Recipe
 from ui.i18n import t
 from ui.net_editor import (CUSTOM, EditorResult, base_preset, error_text, layers_of, load_preset, net_editor,
                            preset_of, rows, set_layers)
@@ -18,6 +21,7 @@ UPLOAD_KEY = "lab_train_json"
 UPLOAD_DONE_KEY = "lab_train_json_done"  # (file_id, error text or None): each file is read once
 MAX_SPEC_UPLOAD_MB = 1  # a 24-layer spec is about 2 KB; Streamlit's uploader limit is in whole megabytes
 SPEC_FILE_NAME = "network.json"
+EXPORT_KEY = "lab_train_export"
 
 
 def apply_preset(name: str) -> None:
@@ -96,3 +100,16 @@ def network_section() -> EditorResult:
     if config_errors({"batch_size_train": batch}):
         batch = TrainConfig().batch_size_train
     return net_editor(PLACE, batch_size=batch)
+
+
+def export_button(network: EditorResult, config: TrainConfig | None, recipe: Recipe | None) -> None:
+    """"Export as PyTorch code": the network, the settings and the recipe as one standalone training script,
+    offered once all three are valid (each section above says what is wrong otherwise)."""
+    script = None
+    if network.ok and config is not None and recipe is not None:
+        try:
+            script = pytorch_script(network.spec, config, recipe)
+        except (SpecError, ConfigError):  # a limit at this batch size, or Nesterov without momentum: said above
+            script = None
+    st.download_button(t("export.button"), data=script or "", file_name=SCRIPT_FILE_NAME, mime="text/x-python",
+                       disabled=script is None, key=EXPORT_KEY, icon=":material/code:", help=t("export.help"))

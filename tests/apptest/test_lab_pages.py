@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from mnist_core.network.spec import MAX_PARAMETERS
+from mnist_core.export import pytorch_script
+from mnist_core.network.spec import MAX_PARAMETERS, NetSpec
 from mnist_core.training.presets import PRESETS
 from tests.apptest.app import open_page, train_until_done
 from ui.i18n import strings
@@ -285,3 +287,34 @@ def test_draw_page_shows_at_most_32_maps_a_layer_and_says_how_many():
     assert EN["lab.maps_shown"].format(title=title, shown=32, count=40) in chart_titles(app)
     maps = next(json.loads(chart.proto.spec) for chart in app.get("plotly_chart") if "conv1" in chart.proto.spec)
     assert len(maps["data"]) == 32  # one heat map a shown channel
+
+
+# --- Export as PyTorch code -------------------------------------------------------------------------
+
+
+def test_export_offers_the_script_of_the_network_and_settings_on_the_page(monkeypatch):
+    downloads = {}  # each download button's file, by the media URL its proto carries
+    add = MediaFileManager.add
+
+    def keep(manager, data, *args, **kwargs):
+        url = add(manager, data, *args, **kwargs)
+        downloads[url] = data
+        return url
+
+    monkeypatch.setattr(MediaFileManager, "add", keep)
+
+    def exported(app: AppTest) -> str:
+        button = app.download_button(key="lab_train_export")
+        assert button.label == EN["export.button"] and not button.disabled
+        return downloads[button.proto.url].decode("utf-8")
+
+    def preset_script(name: str) -> str:
+        preset = PRESETS[name]
+        return pytorch_script(NetSpec.from_dict(preset.spec), preset.config, preset.recipe)
+
+    app = open_train()
+    assert exported(app) == preset_script("tutorial")
+    app.selectbox(key="lab_train_preset_choice").set_value("modern")
+    assert exported(ran(app)) == preset_script("modern")
+    app.number_input(key="train_n_epochs").set_value(0)  # the settings refuse it: nothing to export
+    assert ran(app).download_button(key="lab_train_export").disabled
