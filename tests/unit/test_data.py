@@ -6,6 +6,7 @@ Every IDX file here is written by the test itself; no test touches the network.
 from __future__ import annotations
 
 import gzip
+import threading
 
 import pytest
 import torch
@@ -23,6 +24,7 @@ from mnist_core.data import (
     SOURCE_FOLDER,
     SKIPPED_DOWNLOAD,
     SKIPPED_FOLDER,
+    Reachability,
     SkippedSource,
     load_embedded,
     read_idx_folder,
@@ -51,6 +53,9 @@ def no_network(monkeypatch):
 
     monkeypatch.setattr(data_module, "_network_reachable", unreachable)
     monkeypatch.setattr(data_module, "_download_failed", None)
+    # A fresh once-per-process decision for each test, probing with whatever _network_reachable is then.
+    monkeypatch.setattr(data_module, "_download_reachability",
+                        Reachability(lambda: data_module._network_reachable(DOWNLOAD_HOST)))
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
     return probes
 
@@ -175,6 +180,60 @@ def test_offline_download_is_skipped_once_and_remembered(tmp_path, no_network):
     assert first.notes[0].source == SKIPPED_DOWNLOAD and "not reachable" in first.notes[0].reason
     assert second.notes == first.notes
     assert no_network == [DOWNLOAD_HOST]  # the second call did not probe again
+
+
+PROBE_HOLD_S = 60  # a probe held back by a test is released by it; this only keeps a broken test from hanging
+
+
+def test_reachability_is_probed_once_in_the_background_and_asking_need_not_wait():
+    released, calls = threading.Event(), []
+
+    def slow_probe() -> bool:
+        calls.append("probe")
+        released.wait(PROBE_HOLD_S)
+        return True
+
+    reachability = Reachability(slow_probe)
+    assert reachability.answer() is None  # the probe is out: no answer yet, and no waiting for one
+    reachability.start()  # started once, however often asked
+    released.set()
+    assert reachability.answer(wait_seconds=None) is True
+    assert reachability.answer() is True
+    assert calls == ["probe"]
+
+
+def test_a_probe_that_fails_or_breaks_means_unreachable():
+    def broken() -> bool:
+        raise OSError("name lookup failed")
+
+    assert Reachability(lambda: False).answer(wait_seconds=None) is False
+    assert Reachability(broken).answer(wait_seconds=None) is False
+
+
+def test_the_apps_load_does_not_wait_for_an_undecided_probe(tmp_path, monkeypatch):
+    """An offline network that hangs the name lookup: the load returns the embedded digits while the probe is out."""
+    released = threading.Event()
+
+    def hanging(host, port=443):
+        released.wait(PROBE_HOLD_S)
+        return False
+
+    monkeypatch.setattr(data_module, "_network_reachable", hanging)
+    data = load_mnist(download=True, download_root=tmp_path, probe_wait_seconds=0)
+    probe_was_out = data_module._download_reachability.answer() is None
+    released.set()
+    assert probe_was_out  # waiting for the probe would have taken PROBE_HOLD_S and found it answered
+    assert data.source == SOURCE_EMBEDDED
+    assert data.notes[0].source == SKIPPED_DOWNLOAD and "had not answered" in data.notes[0].reason
+
+
+def test_a_probe_started_early_decides_for_every_later_load(tmp_path, no_network):
+    data_module.start_download_probe()  # what the app's first run does, before anything needs the data
+    assert data_module._download_reachability.answer(wait_seconds=None) is False
+    first = load_mnist(download=True, download_root=tmp_path, probe_wait_seconds=0)
+    second = load_mnist(download=True, download_root=tmp_path, probe_wait_seconds=0)
+    assert "not reachable" in first.notes[0].reason and second.notes == first.notes
+    assert no_network == [DOWNLOAD_HOST]
 
 
 def test_a_skipped_source_is_said_once():
