@@ -24,6 +24,7 @@ GRID_ROW_SPACING = 0.25  # between rows of tiles in all, as a fraction of the fi
 # high). Batch size 1 logged every batch gives 60,000 points an epoch; all of them, twice a second, would
 # cost the server and the browser far more than they show.
 MAX_CURVE_POINTS = 5_000
+PERCENT_DECIMALS = 0  # a confusion cell's percentage: whole percents fit a 28 px cell; the hover gives one decimal
 
 
 def _loss_traces(history: History, name: str, color: str, test_color: str) -> list[go.Scatter]:
@@ -161,21 +162,29 @@ def digit_grid_figure(pixels: torch.Tensor, labels: torch.Tensor, predicted: tor
                                           "margin": {"t": 30, "b": 10, "l": 10, "r": 10}})
 
 
-def confusion_figure(matrix: torch.Tensor) -> go.Figure:
-    """Counts as a heat map; an invisible marker on every cell lets a click select it."""
+def confusion_figure(matrix: torch.Tensor, percentages: torch.Tensor | None = None) -> go.Figure:
+    """Counts as a heat map, or each row's percentages (row_percentages) when given, so a rare digit's mistakes
+    show as strongly as a common one's; an invisible marker on every cell lets a click select it."""
     n_classes = matrix.shape[0]
     digits = list(range(n_classes))
     counts = matrix.tolist()
+    if percentages is None:
+        shown, text, colour_title, hover = counts, counts, t("train.confusion_count"), t("train.confusion_hover")
+        share = [[0.0] * n_classes for _ in digits]
+    else:
+        share = percentages.tolist()
+        shown, colour_title, hover = share, t("train.confusion_percent"), t("train.confusion_hover_percent")
+        text = [[f"{value:.{PERCENT_DECIMALS}f}%" for value in row] for row in share]
     figure = go.Figure(go.Heatmap(
-        z=counts, x=digits, y=digits, colorscale="Blues", text=counts, texttemplate="%{text}",
-        colorbar={"title": t("train.confusion_count")}, hoverinfo="skip",
+        z=shown, x=digits, y=digits, colorscale="Blues", text=text, texttemplate="%{text}",
+        colorbar={"title": colour_title}, hoverinfo="skip", zmin=0, zmax=100 if percentages is not None else None,
     ))
     cells = [(true, guess) for true in digits for guess in digits]
     figure.add_trace(go.Scatter(
         x=[guess for _, guess in cells], y=[true for true, _ in cells], mode="markers",
         marker={"size": 28, "symbol": "square", "opacity": 0.01, "color": "#000000"},
-        customdata=[[true, guess, counts[true][guess]] for true, guess in cells],
-        hovertemplate=t("train.confusion_hover") + "<extra></extra>", showlegend=False,
+        customdata=[[true, guess, counts[true][guess], share[true][guess]] for true, guess in cells],
+        hovertemplate=hover + "<extra></extra>", showlegend=False,
     ))
     edges = [-0.5, n_classes - 0.5]  # the cells, not the selection markers, set the axes
     figure.update_xaxes(title_text=t("train.confusion_predicted_axis"), dtick=1, side="top", range=edges,

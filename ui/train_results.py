@@ -6,7 +6,13 @@ from __future__ import annotations
 import streamlit as st
 
 from mnist_core import predict, to_pixels
-from mnist_core.training.metrics import confusion_matrix, pair_indices, per_class_accuracy, sample_indices
+from mnist_core.training.metrics import (
+    confusion_matrix,
+    pair_indices,
+    per_class_accuracy,
+    row_percentages,
+    sample_indices,
+)
 from ui import train_charts
 from ui.i18n import t
 from ui.session import per_model
@@ -14,8 +20,9 @@ from ui.session import per_model
 GRID_IMAGES = 12
 GALLERY_IMAGES = 24
 PREDICTIONS_KEY = "train_predictions"
-PAIR_KEY = "train_pair"  # (true digit, predicted digit) shown in the gallery
+PAIR_KEYS = ("train_pair_true", "train_pair_predicted")  # the gallery's (true digit, predicted digit) boxes
 DEFAULT_PAIR = (4, 9)  # a classic confusion
+PERCENTAGES_KEY = "train_confusion_percent"
 
 
 def test_predictions(model, data):
@@ -28,14 +35,39 @@ def test_predictions(model, data):
 
 
 def pick_confusion_cell() -> None:
+    """A click on the matrix sets the gallery's two boxes (a callback, so before they are drawn)."""
     points = st.session_state["train_confusion"].selection.points
     if points:
-        true_digit, predicted_digit, _ = points[0]["customdata"]
-        st.session_state[PAIR_KEY] = (int(true_digit), int(predicted_digit))
+        true_digit, predicted_digit = points[0]["customdata"][:2]
+        st.session_state[PAIR_KEYS[0]], st.session_state[PAIR_KEYS[1]] = int(true_digit), int(predicted_digit)
 
 
-def pick_pair(true_key: str, predicted_key: str) -> None:
-    st.session_state[PAIR_KEY] = (st.session_state[true_key], st.session_state[predicted_key])
+def confusion_section(matrix) -> None:
+    """The matrix in counts, or in percentages of each true digit (each row sums to 100)."""
+    st.markdown(f"**{t('train.confusion_heading')}**")
+    st.caption(t("train.confusion_note"))
+    as_percentages = st.toggle(t("train.confusion_normalised"), key=PERCENTAGES_KEY,
+                               help=t("train.confusion_normalised_help"))
+    figure = train_charts.confusion_figure(matrix, row_percentages(matrix) if as_percentages else None)
+    st.plotly_chart(figure, key="train_confusion", on_select=pick_confusion_cell, selection_mode="points")
+
+
+def gallery_section(matrix, labels, predicted, data) -> None:
+    """The test images of one (true, predicted) cell, chosen in two boxes or by a click on the matrix."""
+    st.markdown(f"**{t('train.gallery_heading')}**")
+    digits = list(range(matrix.shape[0]))
+    for key, digit in zip(PAIR_KEYS, DEFAULT_PAIR):
+        st.session_state.setdefault(key, digit)  # not index=: the matrix's click writes these keys
+    pick = st.columns(2)
+    true_digit = pick[0].selectbox(t("train.gallery_true"), digits, key=PAIR_KEYS[0])
+    predicted_digit = pick[1].selectbox(t("train.gallery_predicted"), digits, key=PAIR_KEYS[1])
+    chosen = pair_indices(labels, predicted, true_digit, predicted_digit, limit=GALLERY_IMAGES)
+    count = int(matrix[true_digit, predicted_digit])
+    st.caption(t("train.gallery_count", count=count, true=true_digit, predicted=predicted_digit, shown=len(chosen)))
+    if len(chosen):
+        pixels = to_pixels(data.test_images[chosen]).squeeze(1)
+        st.plotly_chart(train_charts.digit_grid_figure(pixels, labels[chosen], predicted[chosen], titled=False),
+                        key="train_gallery")
 
 
 def results(model, data) -> None:
@@ -53,27 +85,7 @@ def results(model, data) -> None:
     matrix = confusion_matrix(labels, predicted)
     left, right = st.columns([3, 2])
     with left:
-        st.markdown(f"**{t('train.confusion_heading')}**")
-        st.caption(t("train.confusion_note"))
-        st.plotly_chart(train_charts.confusion_figure(matrix), key="train_confusion", on_select=pick_confusion_cell,
-                        selection_mode="points")
+        confusion_section(matrix)
     with right:
-        st.markdown(f"**{t('train.gallery_heading')}**")
-        digits = list(range(matrix.shape[0]))
-        pair = st.session_state.setdefault(PAIR_KEY, DEFAULT_PAIR)
-        # Keys named after the pair: a click on the matrix makes new boxes showing the clicked cell.
-        keys = (f"train_pair_true_{pair[0]}_{pair[1]}", f"train_pair_predicted_{pair[0]}_{pair[1]}")
-        pick = st.columns(2)
-        true_digit = pick[0].selectbox(t("train.gallery_true"), digits, index=pair[0], key=keys[0],
-                                       on_change=pick_pair, args=keys)
-        predicted_digit = pick[1].selectbox(t("train.gallery_predicted"), digits, index=pair[1], key=keys[1],
-                                            on_change=pick_pair, args=keys)
-        chosen = pair_indices(labels, predicted, true_digit, predicted_digit, limit=GALLERY_IMAGES)
-        count = int(matrix[true_digit, predicted_digit])
-        st.caption(t("train.gallery_count", count=count, true=true_digit, predicted=predicted_digit,
-                     shown=len(chosen)))
-        if len(chosen):
-            pixels = to_pixels(data.test_images[chosen]).squeeze(1)
-            st.plotly_chart(train_charts.digit_grid_figure(pixels, labels[chosen], predicted[chosen], titled=False),
-                            key="train_gallery")
+        gallery_section(matrix, labels, predicted, data)
     st.plotly_chart(train_charts.per_class_figure(per_class_accuracy(matrix)), key="train_per_class")

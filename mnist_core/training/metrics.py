@@ -26,6 +26,15 @@ def per_class_accuracy(matrix: torch.Tensor) -> torch.Tensor:
     return torch.where(totals > 0, correct / totals.clamp(min=1), torch.full_like(totals, float("nan")))
 
 
+def row_percentages(matrix: torch.Tensor) -> torch.Tensor:
+    """Each row of a confusion matrix as percentages of its own total (float64), so a cell reads "of the true 4s,
+    this share was read as 9" whatever the digit's count. A row with no images (a digit absent from the split)
+    stays all zero rather than 0 / 0."""
+    totals = matrix.sum(dim=1, keepdim=True).double()
+    shares = 100 * matrix.double() / totals.clamp(min=1)  # clamp: an empty row is 0 / 1, never a division by zero
+    return torch.where(totals > 0, shares, torch.zeros_like(shares))
+
+
 def pair_indices(labels: torch.Tensor, predicted: torch.Tensor, true_digit: int, predicted_digit: int,
                  limit: int | None = None) -> torch.Tensor:
     """Positions of the test images of ``true_digit`` that the net read as ``predicted_digit``, in order."""

@@ -1,12 +1,19 @@
 """Confusion matrix, per-class accuracy and the picks behind the prediction grid and the gallery."""
 
 import math
+import warnings
 
 import pytest
 import torch
 
 from mnist_core import predict
-from mnist_core.training.metrics import confusion_matrix, pair_indices, per_class_accuracy, sample_indices
+from mnist_core.training.metrics import (
+    confusion_matrix,
+    pair_indices,
+    per_class_accuracy,
+    row_percentages,
+    sample_indices,
+)
 
 
 def test_confusion_matrix_counts_each_true_predicted_pair():
@@ -20,6 +27,28 @@ def test_per_class_accuracy_is_the_diagonal_over_the_row_and_nan_for_absent_digi
     matrix = torch.tensor([[1, 1, 0], [0, 1, 0], [0, 0, 0]])
     accuracy = per_class_accuracy(matrix)
     assert accuracy[:2].tolist() == [0.5, 1.0] and math.isnan(accuracy[2])
+
+
+def test_row_percentages_sum_to_100_and_an_empty_row_stays_zero():
+    matrix = torch.tensor([[1, 1, 0], [0, 0, 0], [1, 0, 3]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division warning for the empty row
+        percent = row_percentages(matrix)
+    assert percent.dtype == torch.float64
+    assert percent[0].tolist() == [50.0, 50.0, 0.0] and percent[2].tolist() == [25.0, 0.0, 75.0]
+    assert percent[1].tolist() == [0.0, 0.0, 0.0]  # a digit absent from the split: zeros, not NaN
+    assert not percent.isnan().any()
+    assert torch.allclose(percent.sum(dim=1)[[0, 2]], torch.full((2,), 100.0, dtype=torch.float64))
+
+
+def test_row_percentages_of_a_real_confusion_matrix_sum_to_100_per_row():
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 10, (1000,), generator=generator)
+    predicted = torch.where(torch.rand(1000, generator=generator) < 0.8, labels,
+                            torch.randint(0, 10, (1000,), generator=generator))
+    percent = row_percentages(confusion_matrix(labels, predicted))
+    assert torch.allclose(percent.sum(dim=1), torch.full((10,), 100.0, dtype=torch.float64))
+    assert torch.allclose(percent.diagonal(), 100 * per_class_accuracy(confusion_matrix(labels, predicted)))
 
 
 def test_confusion_matrix_rejects_out_of_range_and_mismatched_input():
