@@ -5,11 +5,26 @@
     session.start_new(TrainConfig(n_epochs=1), data)   # False if a job is already running
 """
 
+from .epoch_checkpoints import MAX_EPOCH_CHECKPOINTS, EpochCheckpoint, MissingEpochError
 from .job import JobBusyError, JobSnapshot, JobStatus, TrainingJob, copy_state
 from .limiter import ServerBusyError, SlotLimiter, SlotTicket, default_limiter
 from .session import RunRecord, SessionRegistry, TrainingSession, session_idle_seconds
 
 __all__ = [
-    "JobBusyError", "JobSnapshot", "JobStatus", "RunRecord", "ServerBusyError", "SessionRegistry", "SlotLimiter",
-    "SlotTicket", "TrainingJob", "TrainingSession", "copy_state", "default_limiter", "session_idle_seconds",
+    "MAX_EPOCH_CHECKPOINTS",
+    "EpochCheckpoint",
+    "JobBusyError",
+    "JobSnapshot",
+    "JobStatus",
+    "MissingEpochError",
+    "RunRecord",
+    "ServerBusyError",
+    "SessionRegistry",
+    "SlotLimiter",
+    "SlotTicket",
+    "TrainingJob",
+    "TrainingSession",
+    "copy_state",
+    "default_limiter",
+    "session_idle_seconds",
 ]

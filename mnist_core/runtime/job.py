@@ -30,7 +30,15 @@ from ..training.engine import (
     make_optimizer,
     train,
 )
+from .epoch_checkpoints import (
+    EpochCheckpoint,
+    add_within_bounds,
+    delete_files,
+    delete_run_files,
+    save_epoch_checkpoint,
+)
 from .limiter import ServerBusyError, SlotLimiter, SlotTicket, default_limiter
+
 
 class JobStatus(StrEnum):
     """A job's state; the one vocabulary of the job, the session's snapshot and every page that shows it."""
@@ -95,6 +103,7 @@ class JobSnapshot:
     error: str | None = None  # learner-facing message when DIVERGED, FAILED or BUSY
     error_details: str | None = None  # traceback of a FAILED job, for bug reports
     checkpoint_error: str | None = None  # the last checkpoint write that failed, if any
+    epoch_checkpoints: tuple[EpochCheckpoint, ...] = ()  # the current run's saved epochs, oldest first
 
     @property
     def active(self) -> bool:
@@ -138,13 +147,16 @@ class TrainingJob:
         data: MnistData,
         n_epochs: int | None = None,
         checkpoint_path: str | os.PathLike | None = None,
+        new_run: bool = False,
     ) -> bool:
         """Train ``state`` in a new thread; False (and nothing changes) if a job is already active.
 
         Also False when the server's queue is full: the snapshot's status turns BUSY, the rest of it
         and the published model stay as they were.
         From here on the thread owns ``state``: read it through snapshot() and latest_state().
-        Each epoch's weights, and those at a stop or divergence, are written to checkpoint_path.
+        Each epoch's weights, and those at a stop or divergence, are written to checkpoint_path; each finished
+        epoch's also to its own file beside it (see epoch_checkpoints). new_run: the files of the run before go;
+        otherwise (continuing) the run's saved epochs after ``state``'s are dropped: training goes on from here.
         """
         n_epochs = state.config.n_epochs if n_epochs is None else n_epochs
         if n_epochs < 1:
@@ -158,6 +170,10 @@ class TrainingJob:
                 self._update(status=JobStatus.BUSY, error=str(exc), error_details=None, stop_requested=False, queue_position=0)
                 return False
             self._stop.clear()
+            earlier = () if new_run else self._snapshot.epoch_checkpoints
+            if new_run:
+                delete_run_files(checkpoint_path)
+            delete_files(entry.path for entry in earlier if entry.epoch > state.epochs_done)
             self._snapshot = JobSnapshot(
                 status=JobStatus.WAITING,
                 history=state.history.copy(),
@@ -165,6 +181,7 @@ class TrainingJob:
                 target_epochs=state.epochs_done + n_epochs,
                 epoch=state.epochs_done + 1,
                 run_examples_total=n_epochs * data.n_train,
+                epoch_checkpoints=tuple(entry for entry in earlier if entry.epoch <= state.epochs_done),
             )
             if state.examples_seen > 0:  # an untrained net is no model; keep the previous one until then
                 self._published = copy_state(state)
@@ -221,15 +238,16 @@ class TrainingJob:
         with self._lock:
             return self._published
 
-    def adopt(self, state: TrainingState) -> None:
-        """Show ``state`` (e.g. loaded from a file) as this job's idle result."""
+    def adopt(self, state: TrainingState, epoch_checkpoints: tuple[EpochCheckpoint, ...] = ()) -> None:
+        """Show ``state`` (e.g. loaded from a file) as this job's idle result, with the run's saved epochs."""
         if self.active:
             raise JobBusyError("Stop the training before loading a checkpoint.")
         published = copy_state(state)
         with self._lock:
             self._published = published
             self._snapshot = JobSnapshot(status=JobStatus.IDLE, history=state.history.copy(),
-                                         epochs_done=state.epochs_done, target_epochs=state.epochs_done)
+                                         epochs_done=state.epochs_done, target_epochs=state.epochs_done,
+                                         epoch_checkpoints=epoch_checkpoints)
 
     # --- the thread ---------------------------------------------------------------------------
 
@@ -237,15 +255,21 @@ class TrainingJob:
         """Replace the snapshot (callers hold self._lock); readers keep the old one intact."""
         self._snapshot = replace(self._snapshot, **changes)
 
-    def _publish(self, state: TrainingState, examples_at_start: int, checkpoint_path, **changes) -> None:
+    def _publish(self, state: TrainingState, examples_at_start: int, checkpoint_path, epoch_end: bool = False,
+                 **changes) -> None:
         """Hand out a copy of the weights (once any training happened), update the snapshot, and
-        checkpoint the copy if this run trained (not at the test before training)."""
+        checkpoint the copy if this run trained (not at the test before training). At an epoch's end the
+        epoch's own file is written first, so the snapshot that shows the epoch done also lists its file."""
         published = copy_state(state) if state.examples_seen > 0 else None
+        trained = published is not None and state.examples_seen > examples_at_start
+        saved = self.save_epoch_quietly(published, checkpoint_path) if trained and epoch_end else None
         with self._lock:
             if published is not None:
                 self._published = published
+            if saved is not None:
+                changes["epoch_checkpoints"] = add_within_bounds(self._snapshot.epoch_checkpoints, saved)
             self._update(**changes)
-        if published is not None and state.examples_seen > examples_at_start:
+        if trained:
             self.save_quietly(published, checkpoint_path)
 
     def _run(self, state: TrainingState, data: MnistData, n_epochs: int, checkpoint_path) -> None:
@@ -262,19 +286,20 @@ class TrainingJob:
                 threads = self._limiter.threads_per_job if state.device.type == "cpu" else None
                 for event in train(state, data, n_epochs, should_stop=self._stop.is_set, cpu_threads=threads):
                     elapsed = time.perf_counter() - started
-                    progress = dict(
-                        history=state.history.snapshot(),  # O(1): a frozen view, not a copy per logged batch
-                        epochs_done=state.epochs_done,
-                        run_examples_done=state.examples_seen - examples_at_start,
-                        elapsed_seconds=elapsed,
-                    )
+                    progress = {
+                        "history": state.history.snapshot(),  # O(1): a frozen view, not a copy per logged batch
+                        "epochs_done": state.epochs_done,
+                        "run_examples_done": state.examples_seen - examples_at_start,
+                        "elapsed_seconds": elapsed,
+                    }
                     if isinstance(event, BatchEvent):
                         with self._lock:
                             self._update(epoch=event.epoch, batch_index=event.batch_index,
                                          batches_per_epoch=event.batches_per_epoch, **progress)
                     elif isinstance(event, TestEvent):
                         next_epoch = min(state.epochs_done + 1, self._snapshot.target_epochs)
-                        self._publish(state, examples_at_start, checkpoint_path, epoch=next_epoch, **progress)
+                        self._publish(state, examples_at_start, checkpoint_path, epoch_end=True, epoch=next_epoch,
+                                      **progress)
                     elif isinstance(event, StoppedEvent):
                         self._publish(state, examples_at_start, checkpoint_path, status=JobStatus.STOPPED, **progress)
                         return
@@ -285,7 +310,7 @@ class TrainingJob:
         except TrainingDiverged as exc:  # the engine has already restored the last good weights
             self._publish(state, examples_at_start, checkpoint_path, status=JobStatus.DIVERGED, error=str(exc),
                           history=state.history.snapshot(), epochs_done=state.epochs_done)
-        except Exception as exc:  # never silent: the UI shows it
+        except Exception as exc:  # noqa: BLE001 - never silent: the UI shows it
             with self._lock:
                 self._update(status=JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}",
                              error_details=traceback.format_exc())
@@ -299,4 +324,16 @@ class TrainingJob:
         except OSError as exc:  # a full disk must not end the training, but the learner should know
             with self._lock:
                 self._update(checkpoint_error=f"{path}: {exc.strerror or exc}")
+
+    def save_epoch_quietly(self, state: TrainingState, checkpoint_path, source: str = "") -> EpochCheckpoint | None:
+        """Save ``state`` to its epoch's file beside checkpoint_path (None: nowhere); a failed write shows in
+        the snapshot and gives None, never raises."""
+        if checkpoint_path is None:
+            return None
+        try:
+            return save_epoch_checkpoint(state, checkpoint_path, source)
+        except OSError as exc:
+            with self._lock:
+                self._update(checkpoint_error=f"{exc.filename or checkpoint_path}: {exc.strerror or exc}")
+            return None
 

@@ -27,7 +27,8 @@ from ..training.config import TrainConfig
 from ..training.device import resolve_device
 from ..training.engine import History, TrainingState, new_training_state
 from ..training.recipe import Recipe
-from .job import JobBusyError, JobSnapshot, TrainingJob
+from .epoch_checkpoints import EpochCheckpoint, MissingEpochError, delete_run_files
+from .job import JobBusyError, JobSnapshot, TrainingJob, copy_state
 from .limiter import SlotLimiter
 
 SESSION_IDLE_ENV = "MNIST_SESSION_IDLE_MINUTES"
@@ -90,7 +91,7 @@ class TrainingSession:
             if self.job.active:
                 return False
             archived = self.job.snapshot().history
-            if not self.job.start(state, data, checkpoint_path=self.checkpoint_path):
+            if not self.job.start(state, data, checkpoint_path=self.checkpoint_path, new_run=True):
                 return False
             self._begin_run(state, RunRecord(next(self._run_ids), config, "trained", spec=state.spec,
                                                   recipe=state.recipe), archived)
@@ -120,16 +121,51 @@ class TrainingSession:
         """
         if self.job.active:  # refuse before reading the file; the check that counts is under the lock
             raise JobBusyError("Stop the training before loading a checkpoint.")
-        state = load_checkpoint(source, device=resolve_device("auto"))  # continue where new runs train
+        return self.adopt_checkpoint(self.read_checkpoint(source), name)
+
+    def read_checkpoint(self, source) -> TrainingState:
+        """A validated checkpoint on the device new runs train on; nothing changes (e.g. to ask before using
+        it). Raises CheckpointError for a bad file."""
+        return load_checkpoint(source, device=resolve_device("auto"))
+
+    def adopt_checkpoint(self, state: TrainingState, name: str = "checkpoint") -> TrainingState:
+        """Make ``state`` (from read_checkpoint) the current state, as a new run whose first saved epoch it is.
+
+        The previous run's epoch files go. JobBusyError (and nothing changes) while a job is training.
+        """
+        state = copy_state(state)  # the caller may keep its own; the session's is trained in place
         with self._lock:
             if self.job.active:
                 raise JobBusyError("Stop the training before loading a checkpoint.")
             archived = self.job.snapshot().history
-            self.job.adopt(state)
+            delete_run_files(self.checkpoint_path)
+            saved = self.job.save_epoch_quietly(state, self.checkpoint_path, source=name)
+            self.job.adopt(state, () if saved is None else (saved,))
             self._begin_run(state, RunRecord(next(self._run_ids), state.config, "uploaded", name,
                                                   state.spec, state.recipe), archived)
             # Under the lock: a job started right after must not have its checkpoint overwritten by this one.
             self.job.save_quietly(state, self.checkpoint_path)
+        return state
+
+    def load_epoch(self, epoch: int) -> TrainingState:
+        """Go back to a saved epoch of the current run: its weights, optimizer and curves become the current
+        state. The run and its list of saved epochs stay; continuing from here drops the later ones.
+
+        Raises MissingEpochError, CheckpointError (the file was damaged) or JobBusyError; nothing changes then.
+        """
+        if self.job.active:
+            raise JobBusyError("Stop the training before loading a checkpoint.")
+        saved = self.epoch_checkpoints()
+        entry = next((entry for entry in saved if entry.epoch == epoch), None)
+        if entry is None:
+            raise MissingEpochError(epoch, [entry.epoch for entry in saved])
+        state = self.read_checkpoint(entry.path)
+        with self._lock:
+            if self.job.active:
+                raise JobBusyError("Stop the training before loading a checkpoint.")
+            self.job.adopt(state, self.epoch_checkpoints())
+            self._state = state
+            self.job.save_quietly(state, self.checkpoint_path)  # a reload after a server restart finds this one
         return state
 
     def _begin_run(self, state: TrainingState, record: RunRecord, archived: History) -> None:
@@ -144,6 +180,10 @@ class TrainingSession:
 
     def snapshot(self) -> JobSnapshot:
         return self.job.snapshot()
+
+    def epoch_checkpoints(self) -> tuple[EpochCheckpoint, ...]:
+        """The current run's saved epochs, oldest first (the same list as snapshot().epoch_checkpoints)."""
+        return self.snapshot().epoch_checkpoints
 
     def model(self) -> TrainingState | None:
         """A consistent copy of the latest weights, safe to use while a job trains."""
@@ -288,7 +328,7 @@ class SessionRegistry:
             while not self._closed.wait(interval_seconds):
                 try:
                     self.sweep()
-                except Exception as exc:  # keep sweeping; the last failure stays readable
+                except Exception as exc:  # noqa: BLE001 - keep sweeping; the last failure stays readable
                     self.last_sweep_error = f"{type(exc).__name__}: {exc}"
 
         threading.Thread(target=sweep_until_closed, name="mnist-session-sweeper", daemon=True).start()
