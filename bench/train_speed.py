@@ -2,7 +2,7 @@
 
 The reference is the tutorial's code path: torchvision.datasets.MNIST read from IDX files,
 a DataLoader (batch 64, shuffled, no workers) applying ToTensor and Normalize to each
-image, the same Net, SGD(lr 0.01, momentum 0.5) and seed, a test pass after each epoch.
+image, the tutorial's own Net class, SGD(lr 0.01, momentum 0.5) and seed, a test pass after each epoch.
 mnist_core's loop is engine.train with its defaults. An epoch's seconds include its test pass.
 
     python bench/train_speed.py --data-dir data/fashion-mnist --device cpu --epochs 1
@@ -27,9 +27,10 @@ from torchvision import datasets, transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mnist_core import MEAN, STD, Net, TestEvent, TrainConfig, load_mnist, new_training_state, train  # noqa: E402
+from mnist_core import MEAN, STD, TestEvent, TrainConfig, load_mnist, new_training_state, train  # noqa: E402
 from mnist_core.data import load_embedded, read_idx_folder, write_idx_folder  # noqa: E402
 from mnist_core.training.device import free_cores, resolve_device  # noqa: E402
+from tests.tutorial_reference import TutorialNet  # noqa: E402  (the tutorial's own class)
 
 
 def reference_run(root: Path, config: TrainConfig, device: torch.device, n_epochs: int) -> tuple[list, list, float]:
@@ -44,7 +45,7 @@ def reference_run(root: Path, config: TrainConfig, device: torch.device, n_epoch
         batch_size=config.batch_size_test, shuffle=True,
     )
     torch.manual_seed(config.random_seed)
-    network = Net().to(device)
+    network = TutorialNet().to(device)
     optimizer = torch.optim.SGD(network.parameters(), lr=config.learning_rate, momentum=config.momentum)
     train_losses = []
 

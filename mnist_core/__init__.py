@@ -26,16 +26,16 @@ from .training.engine import (
     predict,
     train,
 )
-from .network.tutorial import FLAT_FEATURES, Net
+from .network.tutorial import FLAT_FEATURES, tutorial_model, tutorial_spec
 from .network.spec import NetSpec, SpecError, build_model, check_spec
 from .training.presets import PRESETS, get_preset
 from .training.recipe import Recipe
 from .network.shapes import conv_output_size, pool_output_size, same_padding
 
 __all__ = [
-    "BatchEvent", "CheckpointError", "ConfigError", "DEFAULT_CHECKPOINT_DIR", "DataError", "FLAT_FEATURES", "History", "MEAN", "MnistData", "Net",
+    "BatchEvent", "CheckpointError", "ConfigError", "DEFAULT_CHECKPOINT_DIR", "DataError", "FLAT_FEATURES", "History", "MEAN", "MnistData",
     "NetSpec", "PRESETS", "Recipe", "STD", "SpecError", "StoppedEvent", "TestEvent", "TrainConfig", "TrainingDiverged", "TrainingState",
     "apply_config", "available_devices", "build_model", "check_spec", "checkpoint_bytes", "config_errors", "conv_output_size", "evaluate", "get_preset", "load_checkpoint",
     "load_mnist", "new_training_state", "normalize", "pool_output_size", "predict", "resolve_device",
-    "same_padding", "save_checkpoint", "to_pixels", "train",
+    "same_padding", "save_checkpoint", "to_pixels", "train", "tutorial_model", "tutorial_spec",
 ]

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from mnist_core.network.shapes import CONV, POOL, SamePadding, same_padding_plan
-from mnist_core.network.tutorial import CONV1_CHANNELS, IMAGE_SIZE, KERNEL_SIZE, POOL_SIZE
+from mnist_core.data import IMAGE_SIZE
+from mnist_core.network.tutorial import tutorial_layer
 from ui.i18n import t
 from ui.navigation import ensure_router
 from ui.shapes_chain import out_of_range, show_out_of_range
@@ -20,8 +21,10 @@ from ui.step_tensor_lab import tensor_lab_section
 
 PRESETS = ("valid", "same", "custom")
 # Each number box's starting value: the tutorial's conv1 and its pooling, on an MNIST image
-LAYER_DEFAULTS = {CONV: {"f": KERNEL_SIZE, "s": 1, "d": 1, "p": 0}, POOL: {"f": POOL_SIZE, "s": POOL_SIZE, "d": 1, "p": 0}}
-SHARED_DEFAULTS = {"n": IMAGE_SIZE, "in_channels": 1, "out_channels": CONV1_CHANNELS}
+CONV1, POOL1 = tutorial_layer("conv1").layer, tutorial_layer("pool1").layer
+LAYER_DEFAULTS = {CONV: {"f": CONV1.get("kernel_size"), "s": 1, "d": 1, "p": 0},
+                  POOL: {"f": POOL1.get("kernel_size"), "s": POOL1.get("kernel_size"), "d": 1, "p": 0}}
+SHARED_DEFAULTS = {"n": IMAGE_SIZE, "in_channels": 1, "out_channels": CONV1.get("out_channels")}
 BOUNDS_FIELD = {  # a number's name on this page (and in locales) -> its field in FIELD_BOUNDS
     "n": "input_size", "f": "kernel_size", "s": "stride", "d": "dilation", "p": "padding",
     "in_channels": "in_channels", "out_channels": "out_channels",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core.training.engine import tutorial_spec
+from mnist_core.network.tutorial import tutorial_spec
 from mnist_core.inference import conv1_kernels, layer_activations, read_tensor
 from ui import draw_figures
 from ui.i18n import t

@@ -15,7 +15,7 @@ import torch
 from mnist_core import MEAN, STD
 from mnist_core.network.lessons import (activation_curves, adaptive_pool_shapes, batchnorm_lesson, conv_lesson, dropout_lesson,
                                 feature_maps, flatten_lesson, linear_lesson, pool_lesson)
-from mnist_core.network.tutorial import CONV2_CHANNELS, FLAT_FEATURES, feature_map_size
+from mnist_core.network.tutorial import FLAT_FEATURES, tutorial_layer
 from mnist_core.network.spec import REFERENCE_BATCH_SIZE, LayerTrace
 from mnist_core.network.shapes import shape_text
 from ui import draw_figures
@@ -25,7 +25,7 @@ from ui.i18n import t
 LESSON_IMAGES = 64  # one training batch of the tutorial: the batch BatchNorm's statistics are taken over
 SHOWN_CHANNELS = 8  # channels drawn in a lesson's maps and tables: enough to see the pattern, small enough to read
 DEFAULT_CHANNELS = 10  # maps to use where the row has no image input (a Dropout after Flatten): conv1's count
-TUTORIAL_LAST_MAPS = (CONV2_CHANNELS, feature_map_size(), feature_map_size())  # the 320 of view(-1, 320)
+TUTORIAL_LAST_MAPS = tutorial_layer("flatten1").input_shape  # 20 x 4 x 4: the 320 of view(-1, 320)
 CURVE_HEIGHT = 300
 MAPS_HEIGHT = 260
 RELU_COLOR, LEAKY_COLOR = "#7f7f7f", "#d62728"

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from mnist_core import Recipe
-from mnist_core.training.engine import tutorial_spec
+from mnist_core.network.tutorial import tutorial_spec
 from mnist_core.runtime import RunRecord, TrainingSession
 from mnist_core.network.spec import NetSpec, trace_spec
 from ui import train_charts

@@ -20,9 +20,10 @@ from mnist_core.network.shapes import (
     conv_parameters,
     pool_output_steps,
     pytorch_output_shape,
-    seed_network_table,
     shape_text,
 )
+from mnist_core.network.table import network_table
+from mnist_core.network.tutorial import tutorial_spec
 from ui.i18n import t
 from ui.shapes_figures import MAX_PICTURE_CELLS, formula_latex, output_positions, rule_text, sliding_window_figure
 
@@ -139,7 +140,7 @@ def tutorial_network_section() -> None:
     """The tutorial's layers with their shapes and parameters, down to where view(-1, 320) gets its 320."""
     st.header(t("shapes.seed_heading"))
     st.write(t("shapes.seed_intro"))
-    table = seed_network_table()
+    table = network_table(tutorial_spec())
     st.dataframe(
         pd.DataFrame({
             t("shapes.seed_layer"): [row.name for row in table],
@@ -151,7 +152,7 @@ def tutorial_network_section() -> None:
         hide_index=True,
         key="shapes_seed_table",
     )
-    flat = next(row for row in table if row.name == "view")
+    flat = next(row for row in table if row.name == "flatten1")
     channels, side, _ = next(row for row in reversed(table) if len(row.output_shape) == 3).output_shape
     st.markdown(t("shapes.seed_why_320", channels=channels, side=side, flat=flat.output_shape[0],
                   total=f"{sum(row.parameters for row in table):,}"))

@@ -9,7 +9,6 @@ Every impossible layer raises ShapeError, a ValueError that names the rule it br
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 import torch
 from torch import nn
@@ -352,55 +351,3 @@ def pytorch_output_shape(layer: Layer, input_shape: Shape) -> tuple[int, ...]:
             return tuple(module(torch.zeros(1, *input_shape)).shape[1:])
     except RuntimeError as error:
         raise ValueError(f"PyTorch refuses this layer: {error}") from None
-
-
-# --- The seed tutorial's network ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NetworkRow:
-    name: str  # the attribute or function in mnist_core.model.Net
-    code: str  # the PyTorch call, as written in the seed
-    output_shape: tuple[int, ...]  # of one image, batch dimension left out
-    parameters: int
-
-
-def seed_layers() -> list[Layer]:
-    """The seed net's convolution part: conv1 -> max pool -> conv2 -> max pool."""
-    from .tutorial import CONV1_CHANNELS, CONV2_CHANNELS, KERNEL_SIZE, POOL_SIZE  # model imports this module
-
-    return [
-        ConvLayer(CONV1_CHANNELS, KERNEL_SIZE),
-        PoolLayer(POOL_SIZE),
-        ConvLayer(CONV2_CHANNELS, KERNEL_SIZE),
-        PoolLayer(POOL_SIZE),
-    ]
-
-
-def seed_input_shape() -> Shape:
-    from .tutorial import IMAGE_SIZE
-
-    return (1, IMAGE_SIZE, IMAGE_SIZE)
-
-
-def seed_network_table() -> list[NetworkRow]:
-    """Input 1x28x28 through every layer of the seed's Net to its 10 outputs, computed by the functions above."""
-    from .tutorial import HIDDEN_UNITS, N_CLASSES
-
-    trace = trace_chain(seed_layers(), seed_input_shape())
-    rows = [NetworkRow("input", "x", trace.input_shape, 0)]
-    names = iter(["conv1", "max_pool2d", "conv2", "max_pool2d"])
-    for step in trace.layers:
-        layer = step.layer
-        if layer.kind == CONV:
-            code = f"nn.Conv2d({step.input_shape[0]}, {layer.out_channels}, kernel_size={layer.kernel_size})"
-        else:
-            code = f"F.max_pool2d(x, {layer.kernel_size})"
-        rows.append(NetworkRow(next(names), code, step.output_shape, step.parameters))
-    flat = math.prod(trace.output_shape)
-    rows.append(NetworkRow("view", f"x.view(-1, {flat})", (flat,), 0))
-    rows.append(NetworkRow("fc1", f"nn.Linear({flat}, {HIDDEN_UNITS})", (HIDDEN_UNITS,),
-                           linear_parameters(flat, HIDDEN_UNITS)))
-    rows.append(NetworkRow("fc2", f"nn.Linear({HIDDEN_UNITS}, {N_CLASSES})", (N_CLASSES,),
-                           linear_parameters(HIDDEN_UNITS, N_CLASSES)))
-    return rows

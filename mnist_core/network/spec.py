@@ -104,7 +104,7 @@ LAYER_ARGUMENTS: dict[str, dict[str, Argument]] = {
 LAYER_TYPES = tuple(LAYER_ARGUMENTS)
 IMAGE_LAYERS = {"Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm2d", "Dropout2d"}
 # Attribute names in the built model, numbered per kind: the tutorial's conv1, conv2, fc1, fc2 are then the
-# seed Net's own state_dict keys, so checkpoints written before the spec existed still load.
+# tutorial Net's own state_dict keys, so checkpoints written before the spec existed still load.
 NAME_PREFIX = {"Conv2d": "conv", "Linear": "fc", "BatchNorm2d": "bn", "MaxPool2d": "pool", "AvgPool2d": "avgpool",
                "AdaptiveAvgPool2d": "adaptive_pool", "ReLU": "relu", "LeakyReLU": "leaky_relu",
                "Dropout": "drop", "Dropout2d": "drop2d", "Flatten": "flatten"}

@@ -23,7 +23,7 @@ from .config import TrainConfig
 from ..data import MnistData
 from .device import configure_cpu_threads, resolve_device, usable_cores
 from .history import History
-from ..network.tutorial import TUTORIAL_SPEC
+from ..network.tutorial import tutorial_spec
 from ..network.spec import NetSpec, SpecNet, build_model
 from .recipe import Recipe, build_optimizer, build_scheduler
 
@@ -55,11 +55,6 @@ class TrainingState:
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
-
-
-def tutorial_spec() -> NetSpec:
-    """The seed tutorial's network as a NetSpec (the ``tutorial`` preset)."""
-    return NetSpec.from_dict(TUTORIAL_SPEC)
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig, recipe: Recipe | None = None) -> torch.optim.Optimizer:

@@ -50,8 +50,8 @@ def _batch_norm() -> dict[str, Any]:
 def _flatten() -> dict[str, Any]:
     return {"type": "Flatten"}
 
-# TUTORIAL_SPEC (from model.py, beside the seed's Net): the tutorial's layers in the order its forward() runs
-# them; 21,840 parameters, created in Net's order, so one seed gives both the same initial weights.
+# TUTORIAL_SPEC (network/tutorial.py): the tutorial's layers in the order its forward() runs them;
+# 21,840 parameters, created in its Net's order, so one seed gives both the same initial weights.
 
 # The tutorial with BatchNorm2d after each convolution and LeakyReLU for ReLU: the same shapes, so the two can be
 # compared side by side; 21,900 parameters (BatchNorm adds a scale and a shift per channel).

@@ -52,11 +52,13 @@ def test_defaults_are_the_seed_conv1(app):
 
 def test_seed_table_ends_in_320(app):
     table = app.dataframe[0].value
-    assert table["Layer"].tolist() == ["input", "conv1", "max_pool2d", "conv2", "max_pool2d", "view", "fc1", "fc2"]
+    assert table["Layer"].tolist() == ["input", "conv1", "pool1", "relu1", "conv2", "drop2d1", "pool2", "relu2",
+                                       "flatten1", "fc1", "relu3", "drop1", "fc2"]
     assert table["Output shape"].tolist() == [
-        "1 × 28 × 28", "10 × 24 × 24", "10 × 12 × 12", "20 × 8 × 8", "20 × 4 × 4", "320", "50", "10"
+        "1 × 28 × 28", "10 × 24 × 24", "10 × 12 × 12", "10 × 12 × 12", "20 × 8 × 8", "20 × 8 × 8", "20 × 4 × 4",
+        "20 × 4 × 4", "320", "50", "50", "50", "10"
     ]
-    assert table["Parameters"].tolist() == [0, 260, 0, 5020, 0, 0, 16050, 510]
+    assert table["Parameters"].tolist() == [0, 260, 0, 0, 5020, 0, 0, 0, 0, 16050, 0, 0, 510]
     assert any("20 × 4 × 4 = **320**" in text for text in texts(app.markdown))
 
 

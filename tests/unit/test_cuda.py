@@ -25,7 +25,7 @@ from mnist_core import (
     train,
 )
 from mnist_core.training.engine import _CudaGraphStep, _EagerStep, make_optimizer
-from mnist_core.network.tutorial import Net
+from mnist_core.network.tutorial import tutorial_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 LEARNING_RATE = 0.05  # the bars are learned within two short epochs at this rate
@@ -72,7 +72,7 @@ def test_graph_step_updates_like_the_eager_step(bars):
     models = []
     for step_class in (_EagerStep, _CudaGraphStep):
         torch.manual_seed(0)
-        model = Net().cuda().to(memory_format=torch.channels_last).eval()
+        model = tutorial_model().cuda().to(memory_format=torch.channels_last).eval()
         optimizer = make_optimizer(model, TrainConfig())
         kwargs = {"batch_size": 64} if step_class is _CudaGraphStep else {}
         step = step_class(model, optimizer, images, labels, **kwargs)

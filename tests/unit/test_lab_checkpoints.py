@@ -12,7 +12,7 @@ import torch
 from mnist_core import CheckpointError, MnistData, TrainConfig, evaluate, load_checkpoint, new_training_state, train
 from mnist_core import checkpoint as checkpoint_module
 from mnist_core.checkpoint import checkpoint_bytes, checkpoint_dict
-from mnist_core.training.engine import tutorial_spec
+from mnist_core.network.tutorial import tutorial_spec
 from mnist_core.network.spec import NetSpec
 from mnist_core.training.presets import PRESETS
 from mnist_core.training.recipe import Recipe

@@ -1,5 +1,5 @@
 """NetSpec: the JSON round trip, every layer type, every refusal and limit, and the tutorial preset equal
-to the seed's Net loss for loss."""
+to the tutorial's own class (tests/tutorial_reference.py) loss for loss."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import torch
 import torch.nn.functional as F
 
 from mnist_core import TrainConfig, new_training_state, train
-from mnist_core.training.engine import tutorial_spec
-from mnist_core.network.tutorial import TUTORIAL_SPEC, Net
+from mnist_core.network.tutorial import tutorial_spec
+from mnist_core.network.tutorial import TUTORIAL_SPEC
+from tests.tutorial_reference import TutorialNet
 from mnist_core.network.spec import (
     LAYER_TYPES,
     MAX_ACTIVATION_BYTES,
@@ -90,16 +91,16 @@ def test_the_tutorial_spec_is_the_seed_net():
     trace = check_spec(tutorial_spec())
     assert trace.total_parameters == 21_840
     assert [layer.output_shape for layer in trace.layers if layer.name == "flatten1"] == [(320,)]
-    net_shapes = {key: (value.shape, value.dtype) for key, value in Net().state_dict().items()}
+    net_shapes = {key: (value.shape, value.dtype) for key, value in TutorialNet().state_dict().items()}
     assert expected_state_shapes(tutorial_spec()) == net_shapes  # same keys, so old checkpoints load
 
 
 def test_the_tutorial_preset_trains_loss_for_loss_like_net(embedded_data):
-    """Same seed, same batches: the spec-built model and the seed's Net give the same 100 losses."""
+    """Same seed, same batches: the spec-built model and the tutorial's own class give the same 100 losses."""
     images, labels = embedded_data.train_images, embedded_data.train_labels
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(3))
     losses = {}
-    for name, make in (("net", Net), ("spec", lambda: build_model(tutorial_spec()))):
+    for name, make in (("net", TutorialNet), ("spec", lambda: build_model(tutorial_spec()))):
         torch.manual_seed(1)
         model = make()
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5)

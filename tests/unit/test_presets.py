@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from mnist_core.network import spec as netspec
 from mnist_core.training.augment import augment_batch
 from mnist_core.training.config import TrainConfig
-from mnist_core.network.tutorial import Net
+from tests.tutorial_reference import TutorialNet
 from mnist_core.training.presets import PRESETS, Preset, get_preset
 from mnist_core.training.recipe import Recipe, build_optimizer, build_scheduler
 
@@ -106,7 +106,7 @@ def test_tutorial_builds_the_seed_nets_weights():
     torch.manual_seed(0)
     built = _model(get_preset("tutorial"))
     torch.manual_seed(0)
-    seed_net = Net()
+    seed_net = TutorialNet()
     assert [p.shape for p in built.parameters()] == [p.shape for p in seed_net.parameters()]
     assert all(torch.equal(a, b) for a, b in zip(built.parameters(), seed_net.parameters()))
 

@@ -1,4 +1,4 @@
-"""mnist_core.network.shapes against what PyTorch itself computes."""
+"""mnist_core.network.shapes and the network table against what PyTorch itself computes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mnist_core import FLAT_FEATURES, Net
+from mnist_core import FLAT_FEATURES, PRESETS, NetSpec, build_model, check_spec, tutorial_spec
 from mnist_core.network.shapes import (
     ConvLayer,
     PoolLayer,
@@ -22,10 +22,10 @@ from mnist_core.network.shapes import (
     pytorch_output_shape,
     same_padding,
     same_padding_plan,
-    seed_layers,
-    seed_network_table,
     trace_chain,
 )
+from mnist_core.network.table import network_table
+from tests.tutorial_reference import TutorialNet
 
 N_RANDOM_CASES = 300
 
@@ -250,45 +250,60 @@ def test_pytorch_output_shape_agrees_with_the_chain():
     assert pytorch_output_shape(layer, (10, 28, 28)) == layer.output_shape((10, 28, 28)) == (20, 12, 12)
 
 
-def test_seed_table_is_the_tutorial_network():
-    rows = seed_network_table()
+def test_tutorial_table_is_the_tutorial_network():
+    rows = network_table(tutorial_spec())
     assert [row.output_shape for row in rows] == [
-        (1, 28, 28), (10, 24, 24), (10, 12, 12), (20, 8, 8), (20, 4, 4), (320,), (50,), (10,)
+        (1, 28, 28), (10, 24, 24), (10, 12, 12), (10, 12, 12), (20, 8, 8), (20, 8, 8), (20, 4, 4), (20, 4, 4),
+        (320,), (50,), (50,), (50,), (10,)
     ]
-    assert rows[5].output_shape == (FLAT_FEATURES,)
+    by_name = {row.name: row for row in rows}
+    assert by_name["flatten1"].output_shape == (FLAT_FEATURES,)
+    assert by_name["conv1"].code == "nn.Conv2d(1, 10, kernel_size=5)"
+    assert by_name["conv2"].code == "nn.Conv2d(10, 20, kernel_size=5)"
+    assert by_name["fc1"].code == "nn.Linear(320, 50)"
+    assert by_name["drop2d1"].code == "nn.Dropout2d(p=0.5)"
 
 
-def test_seed_table_matches_a_forward_pass_of_net_layer_by_layer():
-    net = Net().eval()
-    rows = {row.name: row for row in seed_network_table() if row.name != "max_pool2d"}
-    pools = [row for row in seed_network_table() if row.name == "max_pool2d"]
+def test_tutorial_table_matches_the_tutorials_own_class_layer_by_layer():
+    net = TutorialNet().eval()
+    rows = {row.name: row for row in network_table(tutorial_spec())}
     x = torch.zeros(1, 1, 28, 28)
     assert tuple(x.shape[1:]) == rows["input"].output_shape
     with torch.no_grad():
         x = net.conv1(x)
         assert tuple(x.shape[1:]) == rows["conv1"].output_shape
         x = F.relu(F.max_pool2d(x, 2))
-        assert tuple(x.shape[1:]) == pools[0].output_shape
+        assert tuple(x.shape[1:]) == rows["pool1"].output_shape == rows["relu1"].output_shape
         x = net.conv2(x)
         assert tuple(x.shape[1:]) == rows["conv2"].output_shape
         x = F.relu(F.max_pool2d(x, 2))
-        assert tuple(x.shape[1:]) == pools[1].output_shape
-        x = x.reshape(1, -1)
-        assert tuple(x.shape[1:]) == rows["view"].output_shape
+        assert tuple(x.shape[1:]) == rows["pool2"].output_shape
+        x = x.view(-1, 320)
+        assert tuple(x.shape[1:]) == rows["flatten1"].output_shape
         x = net.fc1(x)
         assert tuple(x.shape[1:]) == rows["fc1"].output_shape
         x = net.fc2(x)
         assert tuple(x.shape[1:]) == rows["fc2"].output_shape
-        assert net(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
     for name in ("conv1", "conv2", "fc1", "fc2"):
         assert rows[name].parameters == sum(t.numel() for t in getattr(net, name).parameters()), name
-    assert sum(row.parameters for row in seed_network_table()) == sum(t.numel() for t in net.parameters())
+    assert sum(row.parameters for row in rows.values()) == sum(t.numel() for t in net.parameters())
 
 
-def test_seed_layers_use_the_model_constants():
-    from mnist_core.network.tutorial import CONV1_CHANNELS, CONV2_CHANNELS, KERNEL_SIZE, POOL_SIZE
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_each_rows_code_builds_the_layer_pytorch_runs(preset):
+    """Every row's code, run as Python, makes a module with the built model's parameter shapes and output shape."""
+    spec = NetSpec.from_dict(PRESETS[preset].spec)
+    model = build_model(spec).eval()
+    x = torch.zeros(2, 1, 28, 28)
+    for row in network_table(spec)[1:]:
+        module = eval(row.code, {"nn": nn}).eval()  # noqa: S307  (the table's own strings, not user input)
+        built = getattr(model, row.name)
+        assert [p.shape for p in module.parameters()] == [p.shape for p in built.parameters()], row.code
+        with torch.no_grad():
+            x = built(x)
+            assert tuple(module(torch.zeros(2, *row_input_shape(spec, row.name))).shape[1:]) == row.output_shape
+        assert tuple(x.shape[1:]) == row.output_shape, row.name
 
-    conv1, pool1, conv2, pool2 = seed_layers()
-    assert (conv1.out_channels, conv2.out_channels) == (CONV1_CHANNELS, CONV2_CHANNELS)
-    assert conv1.kernel_size == conv2.kernel_size == KERNEL_SIZE
-    assert pool1.kernel_size == pool2.kernel_size == POOL_SIZE
+
+def row_input_shape(spec, name):
+    return next(layer.input_shape for layer in check_spec(spec).layers if layer.name == name)

@@ -1,0 +1,27 @@
+"""The tutorial's network exactly as the learner's notes write it: the reference the app's spec is checked against.
+
+The app never builds this class; it builds mnist_core.network.tutorial.TUTORIAL_SPEC. Tests build both and
+compare weights, state_dict keys and losses, so the spec cannot drift from the tutorial.
+"""
+
+import torch.nn.functional as F
+from torch import nn
+
+
+class TutorialNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
+        self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
+        self.conv2_drop = nn.Dropout2d()
+        self.fc1 = nn.Linear(320, 50)
+        self.fc2 = nn.Linear(50, 10)
+
+    def forward(self, x):
+        x = F.relu(F.max_pool2d(self.conv1(x), 2))
+        x = F.relu(F.max_pool2d(self.conv2_drop(self.conv2(x)), 2))
+        x = x.view(-1, 320)
+        x = F.relu(self.fc1(x))
+        x = F.dropout(x, training=self.training)
+        x = self.fc2(x)
+        return F.log_softmax(x, dim=1)
