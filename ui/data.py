@@ -37,7 +37,8 @@ def start_loading_data() -> Future:
 
 def _load(loading: Future) -> None:
     try:
-        from mnist_core.data import load_mnist, start_download_probe
+        from mnist_core import load_mnist
+        from mnist_core.data import start_download_probe
 
         start_download_probe()  # first, so that it has the longest start on the load's own reading
         # On the CPU, whatever device trains. A bad MNIST_DATA_DIR falls back to the next source; data.notes says why.
