@@ -57,11 +57,13 @@ def pytorch_script(spec: NetSpec, config: TrainConfig, recipe: Recipe) -> str:
         _transforms(recipe),
         _net(trace.layers),
         _device(config.device),
+        _optimizer(recipe),
+        _scheduler(recipe),
         _train_loop(recipe),
         _TEST_LOOP,
         _main(config, recipe),
     ]
-    return "\n\n\n".join(block.strip("\n") for block in blocks) + "\n"
+    return "\n\n\n".join(block.strip("\n") for block in blocks if block) + "\n"
 
 
 # --- Header ---------------------------------------------------------------------------------------
@@ -354,27 +356,37 @@ def load_mnist(data_dir, train, transform, download):
 
 
 def _optimizer(recipe: Recipe) -> str:
+    """make_optimizer, as recipe.build_optimizer builds it."""
     decay = ", weight_decay=weight_decay" if recipe.weight_decay else ""
     if recipe.optimizer == "adam":
-        return f"optim.Adam(network.parameters(), lr=learning_rate{decay})"
-    if recipe.optimizer == "adamw":  # AdamW's own default decay (0.01) applies unless the recipe sets one
-        return f"optim.AdamW(network.parameters(), lr=learning_rate, weight_decay={'weight_decay' if decay else 0.0})"
-    nesterov = ", nesterov=True" if recipe.nesterov else ""
-    return f"optim.SGD(network.parameters(), lr=learning_rate, momentum=momentum{nesterov}{decay})"
+        call = f"optim.Adam(network.parameters(), lr=learning_rate{decay})"
+    elif recipe.optimizer == "adamw":  # the app passes its decay, 0 included, over AdamW's own default of 0.01
+        call = f"optim.AdamW(network.parameters(), lr=learning_rate, weight_decay={'weight_decay' if decay else 0.0})"
+    else:
+        nesterov = ", nesterov=True" if recipe.nesterov else ""
+        call = f"optim.SGD(network.parameters(), lr=learning_rate, momentum=momentum{nesterov}{decay})"
+    return f"def make_optimizer(network):\n{INDENT}return {call}"
 
 
 def _scheduler(recipe: Recipe) -> str:
-    steps = "args.epochs * len(train_loader)"
+    """make_scheduler, as recipe.build_scheduler builds it; nothing for a constant rate."""
+    if recipe.schedule == "constant":
+        return ""
     if recipe.schedule == "onecycle":
-        return (f"optim.lr_scheduler.OneCycleLR(\n{INDENT * 2}optimizer, max_lr=learning_rate, total_steps={steps}, "
+        call = (f"optim.lr_scheduler.OneCycleLR(\n{INDENT * 2}optimizer, max_lr=learning_rate, total_steps=total_steps, "
                 f"pct_start={ONECYCLE_WARMUP_FRACTION!r},\n{INDENT * 2}div_factor={ONECYCLE_START_DIVISOR!r}, "
                 f"final_div_factor={ONECYCLE_FINAL_DIVISOR!r}, cycle_momentum=False,\n{INDENT})")
-    return f"optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max={steps}, eta_min={COSINE_FINAL_LEARNING_RATE!r})"
+    else:
+        call = f"optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps, eta_min={COSINE_FINAL_LEARNING_RATE!r})"
+    return (f"def make_scheduler(optimizer, total_steps):\n"
+            f'{INDENT}"""The learning rate over one run of total_steps steps: step it after every optimizer.step()."""\n'
+            f"{INDENT}return {call}")
 
 
 def _main(config: TrainConfig, recipe: Recipe) -> str:
     scheduled = recipe.schedule != "constant"
-    scheduler = f"\n{INDENT}scheduler = {_scheduler(recipe)}" if scheduled else ""
+    scheduler = f"\n{INDENT}scheduler = make_scheduler(optimizer, total_steps=args.epochs * len(train_loader))" \
+        if scheduled else ""
     train_call = ("train(network, device, train_loader, optimizer, scheduler, epoch)" if scheduled
                   else "train(network, device, train_loader, optimizer, epoch)")
     return f'''def main():
@@ -398,7 +410,7 @@ def _main(config: TrainConfig, recipe: Recipe) -> str:
 
     torch.manual_seed(random_seed)  # right before building, as the app does: the same initial weights
     network = Net().to(device)
-    optimizer = {_optimizer(recipe)}{scheduler}
+    optimizer = make_optimizer(network){scheduler}
 
     results = Path(args.results_dir)
     results.mkdir(parents=True, exist_ok=True)

@@ -25,19 +25,30 @@ from types import ModuleType
 import pytest
 import torch
 
-from mnist_core.data import load_embedded, write_idx_folder
+from mnist_core.data import MEAN, STD, load_embedded, write_idx_folder
 from mnist_core.export import SCRIPT_FILE_NAME, pytorch_script
 from mnist_core.network.spec import NetSpec, build_model
+from mnist_core.training import augment
 from mnist_core.training.config import TrainConfig
 from mnist_core.training.engine import new_training_state
 from mnist_core.training.presets import PRESETS
-from mnist_core.training.recipe import Recipe
+from mnist_core.training.recipe import Recipe, build_optimizer, learning_rate_curve
 
 PRESET_NAMES = ("tutorial", "modern", "leaky")
 TRAIN_LIMIT = 256  # training images for the short epoch: 4 steps at batch 64
 TEST_EVERY = 5  # of the 1,000 embedded test digits, every fifth (20 per digit): the test pass stays quick
 COMPARED_IMAGES = 64
 SCRIPT_TIMEOUT_SECONDS = 300  # a hung script fails the test instead of hanging the suite
+SCHEDULE_STEPS = 50  # long enough for OneCycle's warm-up and both annealings
+# Every optimizer and schedule path of recipe.build_optimizer and build_scheduler, at a non-default rate and momentum.
+RECIPES = (
+    Recipe(),
+    Recipe(nesterov=True, weight_decay=1e-4),
+    Recipe(optimizer="adam", weight_decay=1e-3, schedule="cosine"),
+    Recipe(optimizer="adamw"),
+    Recipe(optimizer="adamw", weight_decay=0.05, schedule="onecycle"),
+)
+STROKE_IMAGES = 32  # enough random draws to take each branch: pen or not, thicker or thinner
 ACCURACY_LINE = re.compile(r"Test set: Avg\. loss: [0-9.]+, Accuracy: (\d+)/(\d+) \([0-9.]+%\)")
 
 
@@ -73,11 +84,12 @@ def scrambled_weights(state: dict[str, torch.Tensor], seed: int) -> dict[str, to
 
 @pytest.fixture(scope="module")
 def mnist_root(tmp_path_factory):
-    """A data dir as torchvision's MNIST(download=False) reads it: MNIST/raw with the four plain IDX files."""
+    """A data dir as torchvision's MNIST(download=False) reads it (MNIST/raw with the four plain IDX files), and
+    the number of test digits in it."""
     root = tmp_path_factory.mktemp("data")
     train_x, train_y, test_x, test_y = load_embedded()
     write_idx_folder(root / "MNIST" / "raw", (train_x, train_y, test_x[::TEST_EVERY], test_y[::TEST_EVERY]))
-    return root
+    return root, len(test_y[::TEST_EVERY])
 
 
 @pytest.mark.parametrize("name", PRESET_NAMES)
@@ -114,8 +126,48 @@ def test_the_scripts_net_is_the_apps_net(name, embedded_data, tmp_path):
     assert expected.exp().sum(dim=1).allclose(torch.ones(COMPARED_IMAGES))  # log-probabilities, as NLL wants
 
 
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda recipe: f"{recipe.optimizer}-{recipe.schedule}")
+def test_the_scripts_optimizer_and_schedule_are_the_apps(recipe, tmp_path):
+    config = TrainConfig(learning_rate=0.05, momentum=0.9, device="cpu")
+    script = import_script(pytorch_script(NetSpec.from_dict(PRESETS["tutorial"].spec), config, recipe), "recipe", tmp_path)
+    assert script.pick_device() == torch.device("cpu")
+    network = script.Net()
+    optimizer, expected = script.make_optimizer(network), build_optimizer(network.parameters(), config, recipe)
+    assert type(optimizer) is type(expected)
+    settings = [{key: value for key, value in group.items() if key != "params"} for group in optimizer.param_groups]
+    assert settings == [{key: value for key, value in group.items() if key != "params"}
+                        for group in expected.param_groups]
+    if recipe.schedule == "constant":
+        assert not hasattr(script, "make_scheduler")
+        return
+    scheduler = script.make_scheduler(optimizer, total_steps=SCHEDULE_STEPS)
+    rates = []
+    for _ in range(SCHEDULE_STEPS):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()  # no gradients: changes nothing, but keeps the order torch expects
+        scheduler.step()
+    assert rates == pytest.approx(learning_rate_curve(config, recipe, SCHEDULE_STEPS))
+
+
+def test_the_scripts_stroke_is_the_apps_for_the_same_draws(embedded_data, tmp_path):
+    script = import_script(preset_script("modern")[3], "modern", tmp_path)
+    images = embedded_data.train_images[:STROKE_IMAGES] * STD + MEAN  # ink 0-1, as before Normalize
+    branches = set()
+    for index, ink in enumerate(images):
+        torch.manual_seed(index)
+        got = script.RandomStroke()(ink)
+        torch.manual_seed(index)
+        pen, blend, thinner = torch.rand(3).tolist()  # the order RandomStroke draws them in
+        draws = torch.zeros(1, augment._RANDOM_COLUMNS)
+        draws[0, augment._PEN], draws[0, augment._BLEND], draws[0, augment._THINNER] = pen, blend, thinner
+        torch.testing.assert_close(got, augment._stroke(ink[None], draws)[0])
+        branches.add((pen < augment.PEN_FRACTION, thinner < augment.THINNER_FRACTION))
+    assert len(branches) == 4, branches
+
+
 def test_the_scripts_run_one_short_epoch_on_real_digits(mnist_root, tmp_path):
     """All three at once, each its own `python mnist_train.py` process with one thread (2 cores here)."""
+    data_dir, n_test = mnist_root
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     runs = {}
     for name in PRESET_NAMES:
@@ -123,11 +175,10 @@ def test_the_scripts_run_one_short_epoch_on_real_digits(mnist_root, tmp_path):
         folder.mkdir()
         script = folder / SCRIPT_FILE_NAME
         script.write_text(preset_script(name)[3], encoding="utf-8")
-        command = [sys.executable, str(script), "--epochs", "1", "--data-dir", str(mnist_root),
+        command = [sys.executable, str(script), "--epochs", "1", "--data-dir", str(data_dir),
                    "--limit-train", str(TRAIN_LIMIT), "--results-dir", str(folder / "results")]
         runs[name] = subprocess.Popen(command, cwd=folder, env=environment, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True)
-    n_test = len(load_embedded()[3][::TEST_EVERY])
     for name, process in runs.items():
         stdout, stderr = process.communicate(timeout=SCRIPT_TIMEOUT_SECONDS)
         assert process.returncode == 0, f"{name}: {stderr}"
