@@ -30,6 +30,7 @@ from ui.session import (
     session_model,
     start_training,
 )
+from ui.uploads import read_once
 
 ensure_router()
 
@@ -40,7 +41,7 @@ INPUT_DRAW, INPUT_UPLOAD = "draw", "upload"
 CANVAS_GENERATION_KEY = "draw_canvas_generation"  # bumped by Clear: a new key gives an empty canvas
 MODEL_SOURCE_KEY = "draw_model_source"
 OFFERED_SOURCES_KEY = "draw_offered_sources"  # the model choices of the previous run
-UPLOADED_MODEL_KEY = "draw_uploaded_model"  # (file_id, Net or None, error or None)
+UPLOADED_MODEL_KEY = "draw_uploaded_model"  # (net or None, error or None), kept by read_once
 SESSION_MODEL_KEY = "draw_session_model"
 
 
@@ -62,22 +63,25 @@ def _file_model(path: str, modified_ns: int):
     return load_inference_model(path)
 
 
+def _read_checkpoint(upload) -> tuple:
+    """(net, None) or (None, the refusal): load_checkpoint refuses a file over MAX_CHECKPOINT_BYTES unread."""
+    try:
+        return load_inference_model(upload), None  # the upload's name is named in errors
+    except CheckpointError as exc:
+        return None, str(exc)
+
+
 def uploaded_checkpoint_model():
     uploaded = st.file_uploader(t("draw.checkpoint_upload"), type=["pt", "pth"], key="draw_checkpoint_file",
                                 max_upload_size=MAX_CHECKPOINT_BYTES // 2**20,
                                 help=t("draw.checkpoint_upload_help", limit=MAX_CHECKPOINT_BYTES // 2**20))
-    if uploaded is None:
+    loaded = read_once(uploaded, UPLOADED_MODEL_KEY, _read_checkpoint)
+    if loaded is None:
         return None
-    cached = st.session_state.get(UPLOADED_MODEL_KEY)
-    if cached is None or cached[0] != uploaded.file_id:
-        try:  # load_checkpoint refuses a file over MAX_CHECKPOINT_BYTES before reading it
-            cached = (uploaded.file_id, load_inference_model(uploaded), None)  # named in errors
-        except CheckpointError as exc:
-            cached = (uploaded.file_id, None, str(exc))
-        st.session_state[UPLOADED_MODEL_KEY] = cached
-    if cached[2] is not None:
-        st.error(f"**{t('draw.checkpoint_failed')}** {cached[2]}")
-    return cached[1]
+    model, error = loaded.result
+    if error is not None:
+        st.error(f"**{t('draw.checkpoint_failed')}** {error}")
+    return model
 
 
 def quick_training_progress() -> None:

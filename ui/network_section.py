@@ -14,11 +14,12 @@ from ui.i18n import t
 from ui.net_editor import (CUSTOM, EditorResult, base_preset, error_text, layers_of, load_preset, net_editor,
                            preset_of, rows, set_layers)
 from ui.recipe_section import set_recipe_widgets
+from ui.uploads import read_once
 
 PLACE = "train"  # the editor's state in st.session_state: the network the Train button trains
 CHOICE_KEY = "lab_train_preset_choice"
 UPLOAD_KEY = "lab_train_json"
-UPLOAD_DONE_KEY = "lab_train_json_done"  # (file_id, error text or None): each file is read once
+UPLOAD_DONE_KEY = "lab_train_json_done"  # the refusal of the uploaded file (or None), kept by read_once
 MAX_SPEC_UPLOAD_MB = 1  # a 24-layer spec is about 2 KB; Streamlit's uploader limit is in whole megabytes
 SPEC_FILE_NAME = "network.json"
 EXPORT_KEY = "lab_train_export"
@@ -67,16 +68,13 @@ def _json_controls() -> None:
                              icon=":material/download:", help=t("lab.download_json_help"))
     upload = upload_column.file_uploader(t("lab.load_json"), type=["json"], key=UPLOAD_KEY,
                                          max_upload_size=MAX_SPEC_UPLOAD_MB, help=t("lab.load_json_help"))
-    if upload is None:
+    done = read_once(upload, UPLOAD_DONE_KEY, _load_json)
+    if done is None:
         return
-    done = st.session_state.get(UPLOAD_DONE_KEY)
-    if done is None or done[0] != upload.file_id:
-        done = (upload.file_id, _load_json(upload))
-        st.session_state[UPLOAD_DONE_KEY] = done
-        if done[1] is None:
-            st.rerun()  # the preset picker above was drawn before the file became the network
-    if done[1] is not None:
-        st.error(f"**{t('lab.load_refused', name=upload.name)}** {done[1]}", icon=":material/block:")
+    if done.fresh and done.result is None:
+        st.rerun()  # the preset picker above was drawn before the file became the network
+    if done.result is not None:
+        st.error(f"**{t('lab.load_refused', name=upload.name)}** {done.result}", icon=":material/block:")
 
 
 def network_section() -> EditorResult:
