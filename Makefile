@@ -1,5 +1,6 @@
 # make run      create .venv if missing, install requirements.txt, start the app
-# make test     the same plus requirements-dev.txt and Debian's chromium, then the whole test suite
+# make test     the same plus requirements-dev.txt and Debian's chromium, then lint (ruff, import contracts)
+#               and the whole test suite
 # make install  create and fill .venv only
 # Options: make run DATA_DIR=/path/to/mnist PORT=8502; make test PYTEST_ARGS="-m 'not e2e'"
 
@@ -11,7 +12,7 @@ DATA_DIR ?=
 PYTEST_ARGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install install-dev run test chromium cjk-font-hint clean
+.PHONY: install install-dev run test lint chromium cjk-font-hint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,8 +45,13 @@ run: install cjk-font-hint
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 
-test: install-dev chromium
+# Lint rules and import contracts live in pyproject.toml.
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+test: lint chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .import_linter_cache

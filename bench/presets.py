@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
-from mnist_core.training.augment import AUGMENTATIONS, augment_batch  # noqa: E402
+from mnist_core.training.augment import AUGMENTATIONS  # noqa: E402
 from mnist_core.data import load_embedded_data, load_mnist  # noqa: E402
 from mnist_core.training.engine import new_training_state, predict, train  # noqa: E402
 from mnist_core.network.spec import NetSpec, check_spec  # noqa: E402
@@ -106,7 +106,7 @@ def train_preset(preset, data, seed: int, threads: int, epochs: int | None = Non
     recipe = preset.recipe if augment is None else dataclasses.replace(preset.recipe, augment=tuple(augment))
     state = new_training_state(config, spec=NetSpec.from_dict(preset.spec), recipe=recipe)
     wall, cpu = time.perf_counter(), time.process_time()
-    for event in train(state, data, cpu_threads=threads):
+    for event in train(state, data, cpu_threads=threads):  # noqa: B007  (run to the end; the last is the final test)
         pass
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     return state.model, 100.0 * event.accuracy, wall, cpu

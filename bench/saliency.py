@@ -61,9 +61,10 @@ def main() -> None:
     print(f"{'preset':10} {'method':22} {'wall ms':>8} {'p90 ms':>8} {'CPU ms':>7} {'forward CPU ms':>15} {'ratio':>6}")
     for name, preset in PRESETS.items():
         model = inference_model(fresh_model(NetSpec.from_dict(preset.spec), preset.config, preset.recipe, 1).model)
-        _, _, forward = milliseconds(lambda: read_tensor(model, image), args.repeats)
+        _, _, forward = milliseconds(lambda model=model: read_tensor(model, image), args.repeats)
         for method in METHODS:
-            median, p90, cpu = milliseconds(lambda: saliency_map(model, image, 4, method), args.repeats)
+            median, p90, cpu = milliseconds(lambda model=model, method=method: saliency_map(model, image, 4, method),
+                                            args.repeats)
             print(f"{name:10} {method:22} {median:8.1f} {p90:8.1f} {cpu:7.1f} {forward:15.2f} {cpu / forward:6.1f}")
     print(f"target: under {TARGET_MS:.0f} ms a map on CPU (the wall figures assume an idle machine: compare the load)")
 

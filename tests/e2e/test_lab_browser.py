@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from mnist_core.training.presets import PRESETS
 from tests.e2e.conftest import assert_no_exception, enter_value, open_app_page, save_screenshot, wait_idle
 from tests.e2e.test_draw_browser import PREDICTION, SEVEN, draw_stroke
-from tests.e2e.test_train_browser import LIVE_CHART, wait_for_chart
+from tests.e2e.test_train_browser import wait_for_chart
 from ui.i18n import strings
 
 EN, ZH = strings("en"), strings("zh")
