@@ -48,13 +48,31 @@ RECIPES = (
     Recipe(optimizer="adamw"),
     Recipe(optimizer="adamw", weight_decay=0.05, schedule="onecycle"),
 )
+# Every layer type, with arguments away from PyTorch's defaults wherever the spec takes them:
+# 28 -> 28 ("same") -> 26 (dilation 2) -> 13 -> 7 (stride 2, padding 1, ceil) -> 3 x 3 -> 72 -> 16 -> 10.
+EVERY_TYPE = {"layers": [
+    {"type": "Conv2d", "out_channels": 6, "kernel_size": 3, "padding": "same", "bias": False},
+    {"type": "BatchNorm2d"},
+    {"type": "LeakyReLU", "negative_slope": 0.2},
+    {"type": "Conv2d", "out_channels": 8, "kernel_size": 2, "dilation": 2, "padding": "valid"},
+    {"type": "MaxPool2d", "kernel_size": 2, "stride": 2, "dilation": 1},
+    {"type": "AvgPool2d", "kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True},
+    {"type": "Dropout2d", "p": 0.25},
+    {"type": "AdaptiveAvgPool2d", "output_size": 3},
+    {"type": "ReLU"},
+    {"type": "Flatten"},
+    {"type": "Linear", "out_features": 16, "bias": False},
+    {"type": "Dropout", "p": 0.1},
+    {"type": "Linear", "out_features": 10},
+]}
 STROKE_IMAGES = 32  # enough random draws to take each branch: pen or not, thicker or thinner
 ACCURACY_LINE = re.compile(r"Test set: Avg\. loss: [0-9.]+, Accuracy: (\d+)/(\d+) \([0-9.]+%\)")
 
 
 def preset_script(name: str) -> tuple[NetSpec, TrainConfig, Recipe, str]:
-    preset = PRESETS[name]
-    spec = NetSpec.from_dict(preset.spec)
+    """A preset's spec, config, recipe and exported script; "every_type" is EVERY_TYPE with the tutorial's recipe."""
+    preset = PRESETS.get(name, PRESETS["tutorial"])
+    spec = NetSpec.from_dict(EVERY_TYPE if name == "every_type" else preset.spec)
     return spec, preset.config, preset.recipe, pytorch_script(spec, preset.config, preset.recipe)
 
 
@@ -103,7 +121,7 @@ def test_the_script_compiles_and_stands_alone(name):
     assert {"Net", "train", "test", "main"} <= {node.name for node in tree.body if hasattr(node, "name")}
 
 
-@pytest.mark.parametrize("name", PRESET_NAMES)
+@pytest.mark.parametrize("name", [*PRESET_NAMES, "every_type"])
 def test_the_scripts_net_is_the_apps_net(name, embedded_data, tmp_path):
     spec, config, recipe, source = preset_script(name)
     Net = import_script(source, name, tmp_path).Net
