@@ -1,16 +1,17 @@
 """Per-browser-session model and training job (Streamlit glue over mnist_core.runtime).
 
 Contract used by other pages (sidebar, drawing page):
-- model_summary() -> ModelSummary: status "none" | "training" | "trained", epochs_done, accuracy.
+- summary_of(session, snapshot) -> ModelSummary: status "none" | "training" | "trained", epochs_done,
+  accuracy, read from a snapshot the caller took (ui.job_watch draws every view of the job from one).
 - session_model() -> TrainingState | None: a copy of this session's latest weights (as of the last epoch
   end, stop or upload). Safe to use while a job trains: the job never changes a copy it has handed out.
 - start_training(config=None) -> bool: train a fresh model in the background for this session, e.g. the
   drawing page's quick model (default: QUICK_MODEL_CONFIG). False, and nothing changes, if this session
   is already training; ServerBusyError (a ValueError, worded in the page's language) if the server's
-  queue is full. Poll model_summary() (an st.fragment(run_every=...)) for the end.
+  queue is full. ui.job_watch.watch_job polls the job and notices its end.
 - get_session() -> mnist_core.runtime.TrainingSession: the job, the runs and the checkpoint (training page).
 - keep_alive_seconds() -> float: an open tab must run something that calls get_session at least this
-  often (the sidebar's status fragment does), or its session is taken for a closed tab's.
+  often (ui.job_watch's fragment does, on every page), or its session is taken for a closed tab's.
 
 A browser reload starts a new Streamlit session. So that the model and its curves survive it, each
 session carries a random token in the URL (?session=...) and a server-wide registry maps the token back
@@ -31,8 +32,8 @@ from typing import Callable, TypeVar
 import streamlit as st
 
 from mnist_core import CheckpointError, TrainConfig, TrainingState
-from mnist_core.runtime import (JobStatus, ServerBusyError, SessionRegistry, TrainingSession, default_limiter,
-                                session_idle_seconds)
+from mnist_core.runtime import (JobSnapshot, JobStatus, ServerBusyError, SessionRegistry, TrainingSession,
+                                default_limiter, session_idle_seconds)
 from ui.data import load_data
 from ui.i18n import t
 
@@ -109,9 +110,8 @@ def get_session() -> TrainingSession:
     return session
 
 
-def model_summary() -> ModelSummary:
-    session = get_session()
-    snapshot = session.snapshot()
+def summary_of(session: TrainingSession, snapshot: JobSnapshot) -> ModelSummary:
+    """What the sidebar says about the model, read from snapshot while it trains (the page's views read the same)."""
     if snapshot.active:
         return ModelSummary("training", snapshot.epochs_done, _last_accuracy(snapshot.history.test_accuracy))
     model = session.model()

@@ -18,7 +18,7 @@ from ui.i18n import t
 if TYPE_CHECKING:
     from mnist_core import MnistData
 
-SIDEBAR_REFRESH_SECONDS = 2.0  # the training page has its own, faster live view
+SIDEBAR_REFRESH_SECONDS = 2.0  # the status alone; a page with views of the job polls at its own rate
 
 
 def data_source_label(data: MnistData) -> str:
@@ -64,25 +64,14 @@ def _device_section() -> None:
         st.caption(t(f"app.device_{device.type}"))
 
 
-def _model_status(polling: bool) -> None:
-    from ui.session import model_summary
-
-    summary = model_summary()
-    if polling and summary.status != "training":
-        st.rerun()  # training ended: one full run redraws every page's results and stops this polling
-    accuracy = f"{summary.accuracy:.1%}" if summary.accuracy is not None else "—"
-    st.caption(t(f"app.model_{summary.status}", epochs=summary.epochs_done, accuracy=accuracy))
-
-
 def _model_section() -> None:
-    from ui.session import keep_alive_seconds, model_summary
+    from ui.job_watch import page_watches_job, watch_job
 
     st.subheader(t("app.model_heading"))
-    training = model_summary().status == "training"
+    if page_watches_job():
+        return  # the page's watcher drew the status under this heading, from the snapshot its own views used
     # While this session trains, only this caption reruns, every SIDEBAR_REFRESH_SECONDS, on any page.
-    # Otherwise it reruns now and then all the same: that marks the session seen, so an open tab that
-    # nobody touches is not taken for a closed one (whose job would be stopped and files deleted).
-    st.fragment(run_every=SIDEBAR_REFRESH_SECONDS if training else keep_alive_seconds())(_model_status)(training)
+    watch_job([], SIDEBAR_REFRESH_SECONDS, in_sidebar=True)
 
 
 def render_sidebar(place) -> None:

@@ -306,3 +306,95 @@ def test_a_long_history_is_drawn_from_a_bounded_number_of_points_and_keeps_its_s
     assert len(x) == len(y) <= MAX_CURVE_POINTS
     assert (x[0], x[-1]) == (0, n_points - 1)
     assert max(y) == 7.5 and x[y.index(7.5)] == spike_at
+
+
+# --- Honest numbers (issue 15): steps beside the epochs, what to expect, why a run ended low -----------------------
+
+def test_the_steps_a_run_takes_show_beside_the_epochs_and_follow_them():
+    app = open_train_page()
+    captions = [c.value for c in app.caption]
+    # The issue's figure: the tutorial's 3 epochs at batch 64 on the 4,000 embedded digits.
+    assert EN["train.steps"].format(steps=189, epochs=3, per_epoch=63, batch=64, n_train=4_000) in captions
+    app.number_input(key="train_n_epochs").set_value(10).run()
+    app.number_input(key="train_batch_size_train").set_value(100).run()
+    assert EN["train.steps"].format(steps=400, epochs=10, per_epoch=40, batch=100, n_train=4_000) in [
+        c.value for c in app.caption]
+    app.number_input(key="train_batch_size_train").set_value(5_000).run()  # refused: no steps from it
+    assert not [c.value for c in app.caption if "SGD steps" in c.value]
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_what_to_expect_is_said_before_training(language):
+    app = open_train_page(language)
+    table = strings(language)
+    expected = table["train.expectation"].format(full_steps=2_814, full_accuracy="97", n_train=4_000, steps=189,
+                                                 accuracy="77", modern_epochs=10, modern_steps=630,
+                                                 modern_accuracy="99")
+    assert expected in [i.value for i in app.info]
+
+
+def load_model_with_accuracy(app: AppTest, trained_state, accuracy: float) -> None:
+    """The 3-epoch tutorial model, its last test accuracy set to `accuracy`, as this session's model."""
+    state = load_checkpoint(checkpoint_bytes(trained_state))
+    old = state.history
+    state.history = History(train_losses=list(old.train_losses), train_counter=list(old.train_counter),
+                            test_losses=list(old.test_losses), test_counter=list(old.test_counter),
+                            test_accuracy=[*old.test_accuracy[:-1], accuracy])
+    app.session_state[SESSION_KEY].load_checkpoint(checkpoint_bytes(state), name="low.pt")
+    app.run()
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_run_far_below_the_tutorial_says_it_took_too_few_steps(trained_state, language):
+    app = open_train_page(language)
+    load_model_with_accuracy(app, trained_state, 0.773)
+    advice = strings(language)["train.few_steps"].format(
+        accuracy="77.3", full_accuracy="97", steps=189, epochs=3, full_steps=2_814, more_epochs=45,
+        modern_accuracy="99", modern_steps=630)
+    assert advice in [i.value for i in app.info]
+    assert not app.warning  # learning, only slowly: not "barely better than guessing"
+
+
+def test_a_model_near_the_tutorials_figure_gets_no_advice(trained_state):
+    app = open_train_page()
+    load_model_with_accuracy(app, trained_state, 0.95)
+    assert not [i.value for i in app.info if EN["train.few_steps"].split("{")[0] in i.value]
+
+
+# --- One snapshot per redraw (issue 15): the progress line, the live panel and the sidebar agree ------------------
+
+def snapshots_that_change_at_every_look(session):
+    """Replace session.snapshot by one that moves a running job on by one epoch at every call."""
+    from mnist_core.runtime import JobSnapshot, JobStatus
+
+    calls = []
+
+    def snapshot():
+        calls.append(None)
+        n = len(calls)
+        return JobSnapshot(status=JobStatus.RUNNING, epochs_done=n, target_epochs=100, epoch=n + 1,
+                           run_examples_done=1_000 * n, run_examples_total=100_000, elapsed_seconds=float(n),
+                           history=History(test_losses=[2.3], test_counter=[0], test_accuracy=[0.1]))
+
+    session.snapshot = snapshot
+    return calls
+
+
+def test_progress_examples_and_sidebar_come_from_one_snapshot():
+    app = open_train_page()
+    session = app.session_state[SESSION_KEY]
+    snapshots_that_change_at_every_look(session)
+    try:
+        app.run()
+        assert not app.exception, [e.value for e in app.exception]
+        line = app.get("progress")[0].proto.text
+        done = int(line.split(" of ")[1].split("·")[1].replace(",", ""))  # "Epoch E of 100 · D of 100,000 ..."
+        epoch = int(line.split(" ")[1])
+        examples = next(m.value for m in app.metric if m.label == EN["train.metric_run_examples"])
+        status = [c.value for c in app.sidebar.caption]
+        assert len(app.get("progress")) == 1  # one progress bar: the compact line beside the buttons
+        assert examples == f"{done:,}"
+        assert status == [EN["app.model_training"].format(epochs=epoch - 1, accuracy="10.0%")]
+        assert done == 1_000 * (epoch - 1)
+    finally:
+        del session.snapshot  # the real method again, for the tests that share this session's registry
