@@ -1,0 +1,236 @@
+"""The Train page's checkpoint section: the current run's saved epochs (each downloadable and loadable), continued
+training, and uploads. Replacing a trained model asks first, naming both models; nothing changes until Replace.
+
+The list and its line of text are a view of the job (ui.job_watch): drawn from the same snapshot as the sidebar
+and the live panel, so they never say "nothing trained" while the sidebar counts epochs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from mnist_core import CheckpointError, TrainingState, checkpoint_bytes, config_errors
+from mnist_core.checkpoint import MAX_CHECKPOINT_BYTES
+from mnist_core.runtime import EpochCheckpoint, JobBusyError, JobSnapshot, MissingEpochError, TrainingSession
+from ui.i18n import t
+from ui.job_watch import JobView
+from ui.net_editor import preset_name
+from ui.session import per_model
+from ui.train_settings import show_config_errors
+from ui.uploads import read_once
+
+UPLOAD_DONE_KEY = "train_upload_done"  # read_once's: (file_id, the checked checkpoint or the reason it was refused)
+DOWNLOAD_KEY = "train_download"  # the current model's file bytes, made once per published model
+LOADED_KEY = "train_checkpoint_loaded"  # (the model a load made, its success message key, the message's values)
+REFUSED_KEY = "train_checkpoint_refused"  # why a Replace changed nothing, shown once
+PENDING_KEY = "train_checkpoint_pending"  # a replacement waiting for Replace or Keep
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A model that would replace the trained one: an uploaded file (state, name) or a saved epoch of this run."""
+
+    epoch: int
+    accuracy: float | None
+    name: str = ""  # the uploaded file's name; "" for an epoch of this run
+    state: TrainingState | None = None  # the upload, read and checked; None for an epoch (read on Replace)
+
+
+def percent(accuracy: float | None) -> str:
+    return "—" if accuracy is None else f"{accuracy:.1%}"
+
+
+def last_accuracy(state: TrainingState) -> float | None:
+    accuracies = state.history.test_accuracy
+    return float(accuracies[-1]) if len(accuracies) else None
+
+
+def epoch_ranges(epochs: list[int]) -> str:
+    """[1, 2, 3, 5] -> "1–3, 5": a run of 50 saved epochs stays one short line."""
+    parts, start = [], None
+    for index, epoch in enumerate(epochs):
+        start = epoch if start is None else start
+        if index + 1 == len(epochs) or epochs[index + 1] != epoch + 1:
+            parts.append(str(epoch) if start == epoch else f"{start}–{epoch}")
+            start = None
+    return ", ".join(parts)
+
+
+def saved_epochs_view(session: TrainingSession, snapshot: JobSnapshot) -> None:
+    """What this run has saved, from the one snapshot every view of the job draws from."""
+    saved = snapshot.epoch_checkpoints
+    if saved and snapshot.active:
+        st.caption(t("train.checkpoint_saved_so_far", epochs=epoch_ranges([entry.epoch for entry in saved])))
+    elif saved:
+        st.caption(t("train.checkpoint_saved", count=len(saved)))
+    elif snapshot.active:
+        st.caption(t("train.checkpoint_training_none_yet"))
+    elif session.model() is not None:
+        st.caption(t("train.checkpoint_none_in_run"))
+    else:
+        st.caption(t("train.no_model_yet"))
+    if saved:
+        st.dataframe(pd.DataFrame({
+            t("train.checkpoint_col_epoch"): [entry.epoch for entry in saved],
+            t("train.checkpoint_col_accuracy"): [percent(entry.test_accuracy) for entry in saved],
+            t("train.checkpoint_col_examples"): [f"{entry.examples_seen:,}" for entry in saved],
+            t("train.checkpoint_col_from"): [entry.source or t("train.checkpoint_trained_here") for entry in saved],
+        }), hide_index=True)
+
+
+def is_current(entry: EpochCheckpoint, model: TrainingState | None) -> bool:
+    return model is not None and (model.epochs_done, model.examples_seen) == (entry.epoch, entry.examples_seen)
+
+
+def epoch_actions(model: TrainingState | None, snapshot: JobSnapshot) -> None:
+    """Pick a saved epoch, then download it or go back to it (idle only: the list changes while training)."""
+    saved = {entry.epoch: entry for entry in snapshot.epoch_checkpoints}
+    if snapshot.active or not saved:
+        return
+    pick, download, load = st.columns([2, 2, 2], vertical_alignment="bottom")
+    epoch = pick.selectbox(t("train.checkpoint_pick"), list(saved), index=len(saved) - 1,
+                           format_func=lambda n: t("train.checkpoint_option", epoch=n,
+                                                   accuracy=percent(saved[n].test_accuracy)))
+    entry = saved[epoch]
+    try:
+        data = entry.path.read_bytes()
+    except OSError as exc:  # deleted under us (another tab started a new run): say so, offer nothing
+        st.error(f"**{t('train.checkpoint_file_gone')}** {exc.strerror or exc}")
+        return
+    download.download_button(t("train.checkpoint_download_epoch", epoch=epoch), data=data,
+                             file_name=f"mnist_cnn_epoch{epoch}.pt", mime="application/octet-stream",
+                             key="train_checkpoint_download_epoch")
+    if load.button(t("train.checkpoint_load_epoch", epoch=epoch), disabled=is_current(entry, model),
+                   key="train_checkpoint_load_epoch"):
+        st.session_state[PENDING_KEY] = Pending(epoch, entry.test_accuracy)
+        st.rerun()
+
+
+def describe_current(model: TrainingState) -> str:
+    network = t(f"lab.preset_{preset_name(model.spec)}")
+    return t("train.checkpoint_model", epoch=model.epochs_done, accuracy=percent(last_accuracy(model)), network=network)
+
+
+def describe_pending(pending: Pending) -> str:
+    if pending.state is None:
+        return t("train.checkpoint_model_of_run", epoch=pending.epoch, accuracy=percent(pending.accuracy))
+    return t("train.checkpoint_model_from_file", epoch=pending.epoch, accuracy=percent(pending.accuracy),
+             name=pending.name)
+
+
+def replace_with(session: TrainingSession, pending: Pending) -> None:
+    """Use the pending model; a refusal (busy, damaged file) is kept to show and changes nothing."""
+    try:
+        if pending.state is None:
+            session.load_epoch(pending.epoch)
+            message = ("train.checkpoint_loaded_epoch", {"epoch": pending.epoch})
+        else:
+            session.adopt_checkpoint(pending.state, name=pending.name)
+            message = ("train.upload_ok", {"name": pending.name})
+    except JobBusyError:
+        st.session_state[REFUSED_KEY] = t("train.checkpoint_busy")
+    except (CheckpointError, MissingEpochError) as exc:
+        st.session_state[REFUSED_KEY] = str(exc)
+    else:
+        st.session_state[LOADED_KEY] = (session.model(), *message)
+
+
+def confirm_replacement(session: TrainingSession, model: TrainingState | None, snapshot: JobSnapshot) -> None:
+    """Ask before a trained model is replaced; Replace uses the new one, Keep leaves everything as it was."""
+    pending = st.session_state.get(PENDING_KEY)
+    if pending is None:
+        return
+    if model is None:  # nothing to lose (e.g. the session was forgotten meanwhile): no question needed
+        del st.session_state[PENDING_KEY]
+        replace_with(session, pending)
+        st.rerun()
+    note = "train.checkpoint_replace_note_upload" if pending.state is not None else "train.checkpoint_replace_note_epoch"
+    st.warning(t("train.checkpoint_replace_question", current=describe_current(model), new=describe_pending(pending))
+               + " " + t(note))
+    replace, keep, _ = st.columns([1, 1, 3])
+    if replace.button(t("train.checkpoint_replace"), type="primary", disabled=snapshot.active,
+                      key="train_checkpoint_replace"):
+        del st.session_state[PENDING_KEY]
+        replace_with(session, pending)
+        st.rerun()
+    if keep.button(t("train.checkpoint_keep"), key="train_checkpoint_keep"):
+        del st.session_state[PENDING_KEY]
+        st.rerun()
+
+
+def continue_and_download(session: TrainingSession, model: TrainingState, snapshot: JobSnapshot, data) -> None:
+    # No min_value/max_value, as in the form: Streamlit would refuse a typed 0 silently.
+    more = st.number_input(t("train.more_epochs"), value=1, step=1, key="train_more_epochs")
+    errors = config_errors({"n_epochs": more})  # the same limits as a new run's epochs
+    if errors:
+        show_config_errors(errors, "train.more_epochs")
+    if st.button(t("train.continue"), disabled=snapshot.active or bool(errors), key="train_continue"):
+        if session.continue_training(int(more), data):
+            st.rerun()
+    own = model.config
+    st.caption(t("train.continue_settings", lr=f"{own.learning_rate:g}", momentum=f"{own.momentum:g}",
+                 batch=own.batch_size_train))
+    st.download_button(t("train.download"), data=per_model(DOWNLOAD_KEY, model, checkpoint_bytes),
+                       file_name=f"mnist_cnn_epoch{model.epochs_done}.pt", mime="application/octet-stream",
+                       help=t("train.download_help"))
+
+
+def read_upload(session: TrainingSession):
+    """The checked checkpoint, or why it cannot be used; nothing changes here."""
+    def read(upload) -> TrainingState | ValueError:
+        if session.job.active:
+            return JobBusyError("busy")
+        try:
+            return session.read_checkpoint(upload.getvalue())
+        except CheckpointError as exc:
+            return exc
+    return read
+
+
+def upload_checkpoint(session: TrainingSession, model: TrainingState | None) -> None:
+    upload = st.file_uploader(t("train.upload"), type=["pt", "pth"], key="train_upload",
+                              max_upload_size=MAX_CHECKPOINT_BYTES // 2**20, help=t("train.upload_help"))
+    read = read_once(upload, UPLOAD_DONE_KEY, read_upload(session))
+    if read is None:
+        return
+    result = read.result
+    if isinstance(result, JobBusyError):  # worded when drawn, so a language switch translates it
+        st.error(f"**{t('train.upload_failed')}** {t('train.checkpoint_busy')}")
+    elif isinstance(result, CheckpointError):
+        st.error(f"**{t('train.upload_failed')}** {result}")
+    elif read.fresh:
+        pending = Pending(result.epochs_done, last_accuracy(result), upload.name, result)
+        if model is None:  # nothing trained to lose
+            replace_with(session, pending)
+        else:
+            st.session_state[PENDING_KEY] = pending
+        st.rerun()
+
+
+def loaded_message(model: TrainingState | None) -> None:
+    """The last load's outcome: a refusal once; a success only while its model is the current one."""
+    refused = st.session_state.pop(REFUSED_KEY, None)
+    if refused is not None:
+        st.error(f"**{t('train.checkpoint_refused')}** {refused}")
+    loaded, key, values = st.session_state.get(LOADED_KEY, (None, None, {}))
+    if loaded is not None and loaded is model:  # worded when drawn, so a language switch translates it
+        st.success(t(key, **values))
+
+
+def checkpoint_section(session: TrainingSession, model: TrainingState | None, snapshot: JobSnapshot, data) -> JobView:
+    """Draw the section; returns its live view (the saved epochs) for the page's ui.job_watch watcher."""
+    st.subheader(t("train.checkpoint_heading"))
+    view = JobView(st.container(), lambda now: saved_epochs_view(session, now))
+    epoch_actions(model, snapshot)
+    confirm_replacement(session, model, snapshot)
+    loaded_message(model)
+    left, right = st.columns(2)
+    with left:
+        if model is not None:
+            continue_and_download(session, model, snapshot, data)
+    with right:
+        upload_checkpoint(session, model)
+    return view
