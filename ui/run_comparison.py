@@ -15,6 +15,8 @@ from ui.i18n import t
 from ui.net_editor import preset_name
 
 DIFFERS = "≠"
+COMPARE_KEYS = ("train_compare_first", "train_compare_second")  # the two boxes: indexes into the drawn runs
+COMPARED_RUNS_KEY = "train_compare_runs"  # how many runs there were when the boxes were last set
 
 
 def _network(record: RunRecord) -> NetSpec:
@@ -57,6 +59,19 @@ def settings_table(records: list[RunRecord]) -> pd.DataFrame:
     return table
 
 
+def newest_two_after_a_new_run(count: int) -> None:
+    """A new run (Train, Continue, an upload, the Draw page's quick model) sets the boxes to the newest two.
+
+    Written into the boxes' own keys before they are drawn. Keys renamed after the number of runs did the
+    same by making new widgets each time, which nothing that follows a widget by its key (tests,
+    persist_state) can keep up with.
+    """
+    state = st.session_state
+    if state.get(COMPARED_RUNS_KEY) != count or any(key not in state for key in COMPARE_KEYS):
+        state[COMPARE_KEYS[0]], state[COMPARE_KEYS[1]] = count - 2, count - 1
+        state[COMPARED_RUNS_KEY] = count
+
+
 def compare_runs(session: TrainingSession) -> None:
     runs = [(record, history) for record, history in session.runs() if history.train_losses]  # drawn curves only
     if len(runs) < 2:
@@ -65,11 +80,11 @@ def compare_runs(session: TrainingSession) -> None:
     st.markdown(t("lab.compare_intro"))
     labels = [run_label(record) for record, _ in runs]
     left, right = st.columns(2)
-    # Keys named after the number of runs: a new run resets the choice to the newest two.
-    first = left.selectbox(t("train.compare_first"), range(len(runs)), index=len(runs) - 2,
-                           format_func=labels.__getitem__, key=f"train_compare_first_{len(runs)}")
-    second = right.selectbox(t("train.compare_second"), range(len(runs)), index=len(runs) - 1,
-                             format_func=labels.__getitem__, key=f"train_compare_second_{len(runs)}")
+    newest_two_after_a_new_run(len(runs))
+    first = left.selectbox(t("train.compare_first"), range(len(runs)), format_func=labels.__getitem__,
+                           key=COMPARE_KEYS[0])
+    second = right.selectbox(t("train.compare_second"), range(len(runs)), format_func=labels.__getitem__,
+                             key=COMPARE_KEYS[1])
     chosen = [runs[i] for i in dict.fromkeys((first, second))]  # the same run twice is drawn once
     st.plotly_chart(train_charts.comparison_figure(
         [(t("train.run_short", number=record.run_id), history) for record, history in chosen]),

@@ -181,7 +181,7 @@ def test_two_runs_overlay_on_one_chart(trained_state):
     for name in ("a.pt", "b.pt"):
         app.session_state[SESSION_KEY].load_checkpoint(checkpoint_bytes(trained_state), name=name)
     app.run()
-    first, second = app.selectbox(key="train_compare_first_2"), app.selectbox(key="train_compare_second_2")
+    first, second = app.selectbox(key="train_compare_first"), app.selectbox(key="train_compare_second")
     labels = [EN["lab.run_label"].format(number=n, network="tutorial", parameters="21,840", optimizer="SGD", lr="0.01")
               + EN["train.run_uploaded"].format(name=name) for n, name in ((1, "a.pt"), (2, "b.pt"))]
     assert first.options == second.options == labels
@@ -398,3 +398,19 @@ def test_progress_examples_and_sidebar_come_from_one_snapshot():
         assert done == 1_000 * (epoch - 1)
     finally:
         del session.snapshot  # the real method again, for the tests that share this session's registry
+
+
+def test_the_compared_runs_stay_as_chosen_until_a_new_run_brings_the_newest_two(trained_state):
+    app = open_train_page()
+    session = app.session_state[SESSION_KEY]
+    for name in ("a.pt", "b.pt", "c.pt"):
+        session.load_checkpoint(checkpoint_bytes(trained_state), name=name)
+    app.run()
+    assert (app.selectbox(key="train_compare_first").value, app.selectbox(key="train_compare_second").value) == (1, 2)
+    app.selectbox(key="train_compare_first").select(0).run()
+    app.run()  # another run of the page, say a poll: the choice stays
+    assert (app.selectbox(key="train_compare_first").value, app.selectbox(key="train_compare_second").value) == (0, 2)
+    session.load_checkpoint(checkpoint_bytes(trained_state), name="d.pt")
+    app.run()
+    assert (app.selectbox(key="train_compare_first").value, app.selectbox(key="train_compare_second").value) == (2, 3)
+    assert not app.exception
