@@ -51,8 +51,7 @@ def pytorch_script(spec: NetSpec, config: TrainConfig, recipe: Recipe) -> str:
     trace = check_spec(spec, config.batch_size_train)
     check_recipe_for_config(config, recipe)
     blocks = [
-        _docstring(recipe),
-        _imports(recipe),
+        _docstring(recipe) + "\n\n" + _imports(recipe),
         _hyperparameters(config, recipe),
         _transforms(recipe),
         _net(trace.layers),
@@ -101,7 +100,7 @@ augmentation, written in the style of the classic PyTorch MNIST tutorial.
     python {SCRIPT_FILE_NAME} --download                     # fetch them first (needs internet)
     python {SCRIPT_FILE_NAME} --epochs 1 --limit-train 500   # a quick check
 
-Where this script differs from the app:
+How this script compares with the app:
 {bullets}
 """'''
 
