@@ -21,6 +21,7 @@ from mnist_core.preprocess import (
 )
 from ui.draw_sections import show_answer, show_inside, show_preparation, show_saliency
 from ui.i18n import t
+from ui.job_watch import JobView, watch_job
 from ui.navigation import ensure_router
 from ui.session import (
     LIVE_REFRESH_SECONDS,
@@ -85,12 +86,14 @@ def uploaded_checkpoint_model():
 
 
 def quick_training_progress() -> None:
-    """Polled while this session trains: progress, then a full rerun to pick the new model up."""
-    snapshot = get_session().snapshot()
-    if not snapshot.active:
-        st.rerun()
-    st.progress(snapshot.progress, text=t("draw.training_progress", epoch=snapshot.epoch,
-                                          epochs=snapshot.target_epochs, percent=f"{100 * snapshot.progress:.0f}"))
+    """The quick model's progress while it trains; the job watcher asks for a full run, to pick it up, at the end."""
+    def progress(snapshot) -> None:
+        if snapshot.active:
+            st.progress(snapshot.progress, text=t("draw.training_progress", epoch=snapshot.epoch,
+                                                  epochs=snapshot.target_epochs,
+                                                  percent=f"{100 * snapshot.progress:.0f}"))
+
+    watch_job([JobView(st.container(), progress)], LIVE_REFRESH_SECONDS)
 
 
 def choose_model():
@@ -117,7 +120,7 @@ def choose_model():
         with st.container(border=True):
             st.markdown(t("draw.no_model"))
             if snapshot.active:
-                st.fragment(run_every=LIVE_REFRESH_SECONDS)(quick_training_progress)()
+                quick_training_progress()
             elif st.button(t("draw.quick_train"), type="primary", icon=":material/bolt:", key="draw_quick_train"):
                 try:
                     start_training()

@@ -414,3 +414,133 @@ def test_the_compared_runs_stay_as_chosen_until_a_new_run_brings_the_newest_two(
     app.run()
     assert (app.selectbox(key="train_compare_first").value, app.selectbox(key="train_compare_second").value) == (2, 3)
     assert not app.exception
+
+
+# --- the checkpoint section (issue 15, defect 3) ---------------------------------------------------------------
+
+
+def checkpoint_table(app: AppTest):
+    """The section's list of this run's saved epochs, or None."""
+    return next((frame.value for frame in app.dataframe if EN["train.checkpoint_col_epoch"] in frame.value.columns),
+                None)
+
+
+def test_while_training_the_checkpoint_section_never_says_nothing_trained(server_with_one_busy_slot, trained_state):
+    limiter = server_with_one_busy_slot(max_waiting=1)  # the run waits for the slot: active, nothing trained yet
+    app = open_train_page()
+    app.number_input(key="train_n_epochs").set_value(1).run()
+    app.button(key="train_start").click().run()
+    captions = [caption.value for caption in app.caption]
+    assert EN["train.no_model_yet"] not in captions
+    assert EN["train.checkpoint_training_none_yet"] in captions
+    app.button(key="train_stop").click().run()
+    session = app.session_state[SESSION_KEY]
+    assert session.job.join(TRAIN_WAIT_S)
+    limiter.release()
+
+    # Epochs finished while the page polls: the section lists as many as the sidebar counts, from one snapshot.
+    session.load_checkpoint(checkpoint_bytes(trained_state), name="three.pt")
+    app.number_input(key="train_more_epochs").set_value(20)
+    app.button(key="train_continue").click().run()
+    saved_so_far = EN["train.checkpoint_saved_so_far"].split("{")[0]
+    while session.job.active and len(session.snapshot().epoch_checkpoints) < 3:
+        app.run()
+        captions = [caption.value for caption in app.caption]
+        assert EN["train.no_model_yet"] not in captions
+        shown = [caption for caption in captions if caption.startswith(saved_so_far)]
+        assert shown, captions
+        last_saved = int(shown[0].removeprefix(saved_so_far).split(".")[0].split("–")[-1])
+        sidebar = [caption.value for caption in app.sidebar.caption]
+        training = EN["app.model_training"].split("{")[0]
+        assert any(line.startswith(f"{training}{last_saved},") for line in sidebar), (shown, sidebar)
+    app.button(key="train_stop").click().run()
+    assert session.job.join(TRAIN_WAIT_S)
+    assert not app.exception
+
+
+def test_the_section_lists_each_epoch_and_can_go_back_to_one():
+    app = open_train_page()
+    app.number_input(key="train_n_epochs").set_value(3).run()
+    app.button(key="train_start").click().run()
+    train_until_done(app)
+    session = app.session_state[SESSION_KEY]
+    accuracies = list(session.model().history.test_accuracy)[1:]
+    table = checkpoint_table(app)
+    assert list(table[EN["train.checkpoint_col_epoch"]]) == [1, 2, 3]
+    assert list(table[EN["train.checkpoint_col_accuracy"]]) == [f"{accuracy:.1%}" for accuracy in accuracies]
+    assert list(table[EN["train.checkpoint_col_examples"]]) == ["4,000", "8,000", "12,000"]
+    picker = app.selectbox(key="train_checkpoint_epoch")
+    assert picker.options == [EN["train.checkpoint_option"].format(epoch=n, accuracy=f"{a:.1%}")
+                              for n, a in zip((1, 2, 3), accuracies)]
+    assert app.button(key="train_checkpoint_load_epoch").disabled  # epoch 3 is the current model
+
+    picker.set_value(1).run()
+    app.button(key="train_checkpoint_load_epoch").click().run()
+    assert session.model().epochs_done == 3  # asked first
+    current = EN["train.checkpoint_model"].format(epoch=3, accuracy=f"{accuracies[2]:.1%}",
+                                                  network=EN["lab.preset_tutorial"])
+    new = EN["train.checkpoint_model_of_run"].format(epoch=1, accuracy=f"{accuracies[0]:.1%}")
+    assert [w.value for w in app.warning] == [EN["train.checkpoint_replace_question"].format(current=current, new=new)
+                                              + " " + EN["train.checkpoint_replace_note_epoch"]]
+    app.button(key="train_checkpoint_replace").click().run()
+    assert session.model().epochs_done == 1 and list(session.model().history.test_accuracy)[1:] == accuracies[:1]
+    assert EN["train.checkpoint_loaded_epoch"].format(epoch=1) in [s.value for s in app.success]
+    assert list(checkpoint_table(app)[EN["train.checkpoint_col_epoch"]]) == [1, 2, 3]  # still there to go back to
+    assert not app.warning and not app.exception
+
+
+def older_checkpoint(trained_state) -> bytes:
+    """trained_state as it was after its first epoch, as far as the list and the question can tell."""
+    state = load_checkpoint(checkpoint_bytes(trained_state))
+    old = state.history
+    state.epochs_done, state.examples_seen = 1, int(old.test_counter[1])
+    state.history = History(train_losses=list(old.train_losses), train_counter=list(old.train_counter),
+                            test_losses=list(old.test_losses)[:2], test_counter=list(old.test_counter)[:2],
+                            test_accuracy=[0.5, 0.812])
+    return checkpoint_bytes(state)
+
+
+def test_uploading_over_a_trained_model_asks_first_and_keep_keeps_it(trained_state):
+    app = open_train_page()
+    session = app.session_state[SESSION_KEY]
+    session.load_checkpoint(checkpoint_bytes(trained_state), name="better.pt")
+    app.run()
+    better = session.model()
+    accuracy = f"{trained_state.history.test_accuracy[-1]:.1%}"
+    upload = ("older.pt", older_checkpoint(trained_state), "application/octet-stream")
+    app.file_uploader(key="train_upload").set_value(upload).run()
+
+    assert session.model() is better and len(session.runs()) == 1  # nothing changed yet
+    current = EN["train.checkpoint_model"].format(epoch=3, accuracy=accuracy, network=EN["lab.preset_tutorial"])
+    new = EN["train.checkpoint_model_from_file"].format(epoch=1, accuracy="81.2%", name="older.pt")
+    assert [w.value for w in app.warning] == [EN["train.checkpoint_replace_question"].format(current=current, new=new)
+                                              + " " + EN["train.checkpoint_replace_note_upload"]]
+    app.button(key="train_checkpoint_keep").click().run()
+    assert session.model() is better and len(session.runs()) == 1
+    assert [(entry.epoch, entry.source) for entry in session.epoch_checkpoints()] == [(3, "better.pt")]
+    assert not app.warning and not app.success
+    app.run()  # the file still sits in the uploader: it is not asked about, or loaded, again
+    assert session.model() is better and not app.warning
+
+    app.file_uploader(key="train_upload").set_value(upload).run()  # dropped in again: a new file, a new question
+    app.button(key="train_checkpoint_replace").click().run()
+    assert session.model().epochs_done == 1 and len(session.runs()) == 2
+    assert [s.value for s in app.success] == [EN["train.upload_ok"].format(name="older.pt")]
+    assert list(checkpoint_table(app)[EN["train.checkpoint_col_from"]]) == ["older.pt"]
+    assert not app.exception
+
+
+def test_the_draw_pages_quick_model_progress_and_the_sidebar_come_from_one_snapshot():
+    """The Draw page's progress uses the same watcher (ui.job_watch) as the Train page and the sidebar."""
+    app = open_page("pages/draw.py")
+    session = app.session_state[SESSION_KEY]
+    snapshots_that_change_at_every_look(session)
+    try:
+        app.run()
+        assert not app.exception, [e.value for e in app.exception]
+        [line] = [p.proto.text for p in app.get("progress")]
+        epoch = int(line.split(" ")[2])  # "Training epoch E of 100: P%"
+        assert [c.value for c in app.sidebar.caption] == [
+            EN["app.model_training"].format(epochs=epoch - 1, accuracy="10.0%")]
+    finally:
+        del session.snapshot
