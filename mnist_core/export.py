@@ -60,7 +60,7 @@ def pytorch_script(spec: NetSpec, config: TrainConfig, recipe: Recipe) -> str:
         _scheduler(recipe),
         _train_loop(recipe),
         _TEST_LOOP,
-        _main(config, recipe),
+        _main(recipe),
     ]
     return "\n\n\n".join(block.strip("\n") for block in blocks if block) + "\n"
 
@@ -382,7 +382,7 @@ def _scheduler(recipe: Recipe) -> str:
             f"{INDENT}return {call}")
 
 
-def _main(config: TrainConfig, recipe: Recipe) -> str:
+def _main(recipe: Recipe) -> str:
     scheduled = recipe.schedule != "constant"
     scheduler = f"\n{INDENT}scheduler = make_scheduler(optimizer, total_steps=args.epochs * len(train_loader))" \
         if scheduled else ""
