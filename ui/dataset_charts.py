@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import plotly.graph_objects as go
 import streamlit as st
 import torch
@@ -21,13 +23,27 @@ def thumbnails(pixels: torch.Tensor) -> list[Image.Image]:
     return [Image.fromarray(image[0].numpy()).resize((size, size), Image.NEAREST) for image in pixels]
 
 
-def draw_sample_grid(images: list[Image.Image], captions: list[str]) -> None:
-    """Each digit in a cell of its own, its caption under it. (One st.image of a list lays the captions
-    out in a row of their own, where they run together: "Ground truth: 0 Ground truth: 0 ...")"""
+class Verdict(NamedTuple):
+    predicted: int  # the digit a model read
+    right: bool  # whether it is the ground truth
+
+
+def verdict_text(verdict: Verdict) -> str:
+    """A mark and a colour, so a wrong answer stands out without colour vision too: green ✓, red ✗."""
+    if verdict.right:
+        return f":green[{t('dataset.predicted_right', digit=verdict.predicted)}]"
+    return f":red[**{t('dataset.predicted_wrong', digit=verdict.predicted)}**]"
+
+
+def draw_sample_grid(images: list[Image.Image], captions: list[str], verdicts: list[Verdict] | None = None) -> None:
+    """Each digit in a cell of its own, its caption under it, and under that a model's reading when given.
+    (One st.image of a list lays the captions out in a row of their own, where they run together:
+    "Ground truth: 0 Ground truth: 0 ...")"""
     for start in range(0, len(images), SAMPLES_PER_ROW):
-        row = slice(start, start + SAMPLES_PER_ROW)
-        for cell, image, caption in zip(st.columns(SAMPLES_PER_ROW), images[row], captions[row]):
-            cell.image(image, caption=caption, output_format="PNG")  # lossless: JPEG blurs single pixels
+        for index, cell in zip(range(start, len(images)), st.columns(SAMPLES_PER_ROW)):  # zip stops at the row's end
+            cell.image(images[index], caption=captions[index], output_format="PNG")  # lossless: JPEG blurs pixels
+            if verdicts is not None:
+                cell.markdown(verdict_text(verdicts[index]))
 
 
 def class_distribution_figure(counts_by_split: dict[str, list[int]]) -> go.Figure:

@@ -145,3 +145,39 @@ def test_embedded_notice_says_what_to_expect(app, data):
     assert "**189 SGD steps**" in notice and "2,814" in notice
     assert "**77%**" in notice and "97%" in notice and "`modern`" in notice
     assert "a little lower" not in notice
+
+
+def verdict_lines(app: AppTest) -> list[str]:
+    """The lines under the grid's digits that give a model's reading (green ✓ or red ✗)."""
+    return [text.value for text in app.markdown if "read as" in text.value or "识别为" in text.value]
+
+
+def test_without_a_model_the_grid_says_how_to_get_predictions(app):
+    assert not verdict_lines(app)
+    assert any(caption.value == strings("en")["dataset.predictions_hint"] for caption in app.caption)
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_session_model_reads_every_sample_and_the_wrong_ones_are_marked(trained_state, data, language):
+    from mnist_core import checkpoint_bytes, predict
+    from mnist_core.inference import inference_model
+    from ui.session import SESSION_KEY
+
+    app = open_dataset_page(language)
+    app.session_state[SESSION_KEY].load_checkpoint(checkpoint_bytes(trained_state), name="three.pt")
+    app.slider(key="dataset_count").set_value(MAX_SAMPLES).run()
+    assert not app.exception, [e.value for e in app.exception]
+
+    picked = pick_samples(data.test_labels, MAX_SAMPLES, seed=0)
+    predicted = predict(inference_model(trained_state), data.test_images[picked]).argmax(dim=1).tolist()
+    labels = data.test_labels[picked].tolist()
+    assert any(guess != label for guess, label in zip(predicted, labels)), "the test needs a mistake to mark"
+    words = strings(language)
+    expected = [f":green[{words['dataset.predicted_right'].format(digit=guess)}]" if guess == label
+                else f":red[**{words['dataset.predicted_wrong'].format(digit=guess)}**]"
+                for guess, label in zip(predicted, labels)]
+    assert verdict_lines(app) == expected  # one under each digit, in the grid's order: a mark and a colour
+    assert all(line.count("✓") + line.count("✗") == 1 for line in expected)
+    right = sum(guess == label for guess, label in zip(predicted, labels))
+    note = next(caption.value for caption in app.caption if f"{MAX_SAMPLES}" in caption.value and "✗" in caption.value)
+    assert f"{right}" in note and "3" in note  # right of shown, and the model's epochs
