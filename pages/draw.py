@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas  # only importable inside a running app
 
-from mnist_core import CheckpointError
-from mnist_core.checkpoint import CHECKPOINT_SUFFIX, DEFAULT_CHECKPOINT_DIR, MAX_CHECKPOINT_BYTES
-from mnist_core.inference import load_inference_model, inference_model
+from mnist_core.checkpoint import DEFAULT_CHECKPOINT_DIR
 from mnist_core.runtime import JobStatus
 from mnist_core.preprocess import (
     MAX_IMAGE_BYTES,
@@ -19,6 +15,7 @@ from mnist_core.preprocess import (
     prepare_mnist_style,
     prepare_naive,
 )
+from ui.draw_models import checkpoint_files, model_of, model_options, option_labels
 from ui.draw_sections import show_answer, show_inside, show_preparation, show_saliency
 from ui.i18n import t
 from ui.job_watch import JobView, watch_job
@@ -27,62 +24,20 @@ from ui.session import (
     LIVE_REFRESH_SECONDS,
     QUICK_MODEL_CONFIG,
     get_session,
-    per_model,
     session_model,
     start_training,
 )
-from ui.uploads import read_once
-
-ensure_router()
 
 CANVAS_SIDE = 280  # px; the canvas is 10x the 28 px MNIST field
 DEFAULT_STROKE = 20  # px on the canvas: about MNIST's 2 px stroke once the digit is fitted to 20 px
-SOURCE_SESSION, SOURCE_UPLOAD, FILE_PREFIX = "session", "upload", "file:"
 INPUT_DRAW, INPUT_UPLOAD = "draw", "upload"
 CANVAS_GENERATION_KEY = "draw_canvas_generation"  # bumped by Clear: a new key gives an empty canvas
 MODEL_SOURCE_KEY = "draw_model_source"
 OFFERED_SOURCES_KEY = "draw_offered_sources"  # the model choices of the previous run
-UPLOADED_MODEL_KEY = "draw_uploaded_model"  # (net or None, error or None), kept by read_once
-SESSION_MODEL_KEY = "draw_session_model"
 
 
 def clear_canvas() -> None:
     st.session_state[CANVAS_GENERATION_KEY] = st.session_state.get(CANVAS_GENERATION_KEY, 0) + 1
-
-
-def checkpoint_files() -> list[Path]:
-    """Checkpoints the CLI (or anyone) wrote in the project's folder, newest first."""
-    if not DEFAULT_CHECKPOINT_DIR.is_dir():
-        return []
-    files = [p for p in DEFAULT_CHECKPOINT_DIR.glob(f"*{CHECKPOINT_SUFFIX}") if p.is_file()]
-    return sorted(files, key=lambda p: p.stat().st_mtime, reverse=True)
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _file_model(path: str, modified_ns: int):
-    """Read-only nets shared by every session; a rewritten file has a new mtime, so it is read again."""
-    return load_inference_model(path)
-
-
-def _read_checkpoint(upload) -> tuple:
-    """(net, None) or (None, the refusal): load_checkpoint refuses a file over MAX_CHECKPOINT_BYTES unread."""
-    try:
-        return load_inference_model(upload), None  # the upload's name is named in errors
-    except CheckpointError as exc:
-        return None, str(exc)
-
-
-def uploaded_checkpoint_model():
-    uploaded = st.file_uploader(t("draw.checkpoint_upload"), type=["pt", "pth"], key="draw_checkpoint_file",
-                                max_upload_size=MAX_CHECKPOINT_BYTES // 2**20,
-                                help=t("draw.checkpoint_upload_help", limit=MAX_CHECKPOINT_BYTES // 2**20))
-    loaded = read_once(uploaded, UPLOADED_MODEL_KEY, _read_checkpoint)
-    if loaded is None:
-        return None
-    model, error = loaded.result
-    if error is not None:
-        st.error(f"**{t('draw.checkpoint_failed')}** {error}")
-    return model
 
 
 def quick_training_progress() -> None:
@@ -96,61 +51,48 @@ def quick_training_progress() -> None:
     watch_job([JobView(st.container(), progress)], LIVE_REFRESH_SECONDS)
 
 
-def choose_model():
-    """The model picker; the chosen net in eval mode, or None (with the quick-train offer shown)."""
-    session = get_session()
-    snapshot = session.snapshot()
-    if snapshot.status in (JobStatus.DIVERGED, JobStatus.FAILED) and snapshot.error:
-        st.error(f"**{t('draw.training_failed')}** {snapshot.error}")
-    trained = session_model()
-    files = checkpoint_files()
-    options = ([SOURCE_SESSION] if trained is not None else []) + [FILE_PREFIX + p.name for p in files]
-    options.append(SOURCE_UPLOAD)
+def quick_model_offer(snapshot) -> None:
+    """No model anywhere yet: train the quick one here, and show its progress while it trains."""
+    with st.container(border=True):
+        st.markdown(t("draw.no_model"))
+        if snapshot.active:
+            quick_training_progress()
+        elif st.button(t("draw.quick_train"), type="primary", icon=":material/bolt:", key="draw_quick_train"):
+            try:
+                start_training()
+            except ValueError as exc:  # e.g. the server's training slots are all busy
+                st.error(f"**{t('draw.training_failed')}** {exc}")
+            else:
+                st.rerun()
+        st.caption(t("draw.quick_train_note", learning_rate=QUICK_MODEL_CONFIG.learning_rate,
+                     momentum=QUICK_MODEL_CONFIG.momentum))
 
-    def label(option: str) -> str:
-        if option == SOURCE_SESSION:
-            accuracy = trained.history.test_accuracy[-1] if trained.history.test_accuracy else None
-            return t("draw.source_session", epochs=trained.epochs_done,
-                     accuracy="—" if accuracy is None else f"{accuracy:.1%}")
-        if option == SOURCE_UPLOAD:
-            return t("draw.source_upload")
-        return t("draw.source_file", name=option.removeprefix(FILE_PREFIX), folder=DEFAULT_CHECKPOINT_DIR)
 
-    if trained is None and not files:
-        with st.container(border=True):
-            st.markdown(t("draw.no_model"))
-            if snapshot.active:
-                quick_training_progress()
-            elif st.button(t("draw.quick_train"), type="primary", icon=":material/bolt:", key="draw_quick_train"):
-                try:
-                    start_training()
-                except ValueError as exc:  # e.g. the server's training slots are all busy
-                    st.error(f"**{t('draw.training_failed')}** {exc}")
-                else:
-                    st.rerun()
-            st.caption(t("draw.quick_train_note", learning_rate=QUICK_MODEL_CONFIG.learning_rate,
-                         momentum=QUICK_MODEL_CONFIG.momentum))
-    elif snapshot.active:
-        st.caption(t("draw.training_elsewhere"))
-
+def model_box(options: list[str], labels: dict[str, str]) -> str:
+    """The chosen source; a model that just appeared (or vanished) becomes the choice, the best one first."""
     offered_before = st.session_state.get(OFFERED_SOURCES_KEY)
     if st.session_state.get(MODEL_SOURCE_KEY) not in options or (
         offered_before is not None and options[0] not in offered_before
     ):
-        st.session_state[MODEL_SOURCE_KEY] = options[0]  # a model just appeared (or vanished): take the best one
+        st.session_state[MODEL_SOURCE_KEY] = options[0]
     st.session_state[OFFERED_SOURCES_KEY] = options
-    choice = st.selectbox(t("draw.model_source"), options, format_func=label, key=MODEL_SOURCE_KEY,
-                          help=t("draw.model_source_help", folder=DEFAULT_CHECKPOINT_DIR))
-    if choice == SOURCE_SESSION:
-        return per_model(SESSION_MODEL_KEY, trained, inference_model)  # a CPU copy, not one per stroke
-    if choice == SOURCE_UPLOAD:
-        return uploaded_checkpoint_model()
-    path = DEFAULT_CHECKPOINT_DIR / choice.removeprefix(FILE_PREFIX)
-    try:
-        return _file_model(str(path), path.stat().st_mtime_ns)
-    except (CheckpointError, OSError) as exc:
-        st.error(f"**{t('draw.checkpoint_failed')}** {exc}")
-        return None
+    return st.selectbox(t("draw.model_source"), options, format_func=labels.get, key=MODEL_SOURCE_KEY,
+                        help=t("draw.model_source_help", folder=DEFAULT_CHECKPOINT_DIR))
+
+
+def choose_model():
+    """The model picker; the chosen net in eval mode, or None (with the quick-train offer shown)."""
+    snapshot = get_session().snapshot()
+    if snapshot.status in (JobStatus.DIVERGED, JobStatus.FAILED) and snapshot.error:
+        st.error(f"**{t('draw.training_failed')}** {snapshot.error}")
+    trained = session_model()
+    files = checkpoint_files()
+    if trained is None and not files:
+        quick_model_offer(snapshot)
+    elif snapshot.active:
+        st.caption(t("draw.training_elsewhere"))
+    options = model_options(trained, files)
+    return model_of(model_box(options, option_labels(options, trained)), trained)
 
 
 def drawn_image():
@@ -183,35 +125,49 @@ def uploaded_image():
     return image
 
 
-st.title(t("draw.title"))
-st.markdown(t("draw.intro"))
-model = choose_model()
-
-input_column, answer_column = st.columns(2, gap="large")
-with input_column:
-    source = st.radio(t("draw.input_source"), [INPUT_DRAW, INPUT_UPLOAD], horizontal=True, key="draw_input",
-                      format_func=lambda option: t(f"draw.input_{option}"))
+def input_section():
+    """Draw or upload: (which, the image or None, whether to compare with plain resizing)."""
+    names = {option: t(f"draw.input_{option}") for option in (INPUT_DRAW, INPUT_UPLOAD)}
+    source = st.radio(t("draw.input_source"), list(names), horizontal=True, key="draw_input", format_func=names.get)
     image = drawn_image() if source == INPUT_DRAW else uploaded_image()
     compare = st.toggle(t("draw.compare_naive"), key="draw_compare_naive", help=t("draw.compare_naive_help"))
+    return source, image, compare
 
-prepared = naive = None
-with answer_column:
+
+def answer_section(model, source: str, image, compare: bool):
+    """The net's answer, or what is missing for one; (the MNIST-style input, the plain one) or (None, None)."""
     if image is None:
         st.info(t("draw.waiting_draw" if source == INPUT_DRAW else "draw.waiting_upload"))
+        return None, None
+    try:
+        prepared = prepare_mnist_style(image)
+        naive = prepare_naive(image) if compare else None
+    except BlankImageError:
+        st.info(t("draw.blank"))
+        return None, None
+    if model is None:
+        st.info(t("draw.need_model"))
     else:
-        try:
-            prepared = prepare_mnist_style(image)
-            naive = prepare_naive(image) if compare else None
-        except BlankImageError:
-            st.info(t("draw.blank"))
-        else:
-            if model is None:
-                st.info(t("draw.need_model"))
-            else:
-                show_answer(model, prepared, naive)
+        show_answer(model, prepared, naive)
+    return prepared, naive
 
-if prepared is not None:
+
+def inside_sections(model, prepared, naive) -> None:
+    if prepared is None:
+        return
     show_preparation(prepared, naive)
     if model is not None:
         show_inside(model, prepared)
         show_saliency(model, prepared)
+
+
+ensure_router()
+st.title(t("draw.title"))
+st.markdown(t("draw.intro"))
+model = choose_model()
+input_column, answer_column = st.columns(2, gap="large")
+with input_column:
+    source, image, compare = input_section()
+with answer_column:
+    prepared, naive = answer_section(model, source, image, compare)
+inside_sections(model, prepared, naive)
