@@ -116,8 +116,11 @@ def epoch_table(history) -> pd.DataFrame:
     })
 
 
-def live_panel(snapshot: JobSnapshot) -> None:
-    """Metrics, the live chart and the epoch table; one chart per run, so no duplicate element ids."""
+def live_panel(snapshot: JobSnapshot, model) -> None:
+    """Metrics, the live chart and the epoch table; one chart per run, so no duplicate element ids.
+
+    model: the session's model, whose examples count once the job is idle (a run stopped mid-epoch has
+    trained on more than its last test point says)."""
     history = snapshot.history
     if not history.test_losses:
         st.caption(t("train.no_curve_yet"))
@@ -131,7 +134,8 @@ def live_panel(snapshot: JobSnapshot) -> None:
     else:
         rate = snapshot.examples_per_second  # the run's own average, once it is over
         columns[1].metric(t("train.metric_speed"), "—" if rate is None else f"{rate:,.0f}")
-        columns[2].metric(t("train.metric_examples"), f"{history.test_counter[-1]:,}")
+        seen = history.test_counter[-1] if model is None else model.examples_seen
+        columns[2].metric(t("train.metric_examples"), f"{seen:,}")
     st.plotly_chart(train_charts.training_figure(history), key="train_live_chart")
     st.dataframe(epoch_table(history), hide_index=True)
 
@@ -143,5 +147,5 @@ def live_views(session: TrainingSession, n_train: int, progress_place) -> list[J
     return [
         JobView(progress_place, progress_line),
         JobView(status_place, lambda snapshot: status_message(snapshot, session.model(), n_train)),
-        JobView(panel_place, live_panel),
+        JobView(panel_place, lambda snapshot: live_panel(snapshot, session.model())),
     ]

@@ -1,7 +1,7 @@
 """How far a training run goes and how long it has left: its SGD steps, and a time estimate from a smoothed speed.
 
     steps = sgd_steps(n_train=4_000, batch_size=64, n_epochs=3)       # 189: 3 epochs of 63 batches
-    estimate = smoothed_rate(None, examples=640, seconds=1.0)         # then fed every new (examples, seconds)
+    estimate = smoothed_rate(None, examples=640, seconds=1.0)         # a start; then every new (examples, seconds)
     eta_seconds(12_000 - estimate.examples, estimate.rate)
 
 The speed is an exponential moving average over the job's own clock, not over the times a page happens to
@@ -43,18 +43,20 @@ def smoothed_rate(previous: RateEstimate | None, examples: int, seconds: float,
                   half_life_seconds: float = RATE_HALF_LIFE_SECONDS) -> RateEstimate:
     """The estimate after one more measurement (examples done, seconds elapsed) of the same run.
 
-    The first measurement with any example done gives the average so far; each later one moves the rate
-    toward the speed since the previous measurement, by more the longer that interval was. A measurement
-    that goes back in time or in examples belongs to a new run: the estimate starts again from it.
+    The first measurement with any example done is only a starting point: the clock before it also ran the
+    test before training, which would make the first speed far too low. The speed over the next interval
+    starts the rate; each later one moves it toward the speed since the previous measurement, by more the
+    longer that interval was. A measurement that goes back in time or in examples belongs to a new run: the
+    estimate starts again from it.
     """
-    if previous is None or examples < previous.examples or seconds < previous.seconds:
-        previous = RateEstimate(0, 0.0, None)
+    if previous is None or examples < previous.examples or seconds < previous.seconds or previous.examples == 0:
+        return RateEstimate(examples, seconds, None)  # a starting point (none yet while nothing is trained)
     interval = seconds - previous.seconds
-    if interval <= 0 or examples == 0:  # the same measurement again, or nothing trained yet
-        return RateEstimate(examples, seconds, previous.rate)
+    if interval <= 0:  # the same measurement again
+        return previous
     recent = (examples - previous.examples) / interval
     if previous.rate is None:
-        return RateEstimate(examples, seconds, examples / seconds)
+        return RateEstimate(examples, seconds, recent)
     weight = 1 - 0.5 ** (interval / half_life_seconds)
     return RateEstimate(examples, seconds, previous.rate + weight * (recent - previous.rate))
 

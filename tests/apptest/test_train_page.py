@@ -421,12 +421,12 @@ def test_the_compared_runs_stay_as_chosen_until_a_new_run_brings_the_newest_two(
 
 def checkpoint_table(app: AppTest):
     """The section's list of this run's saved epochs, or None."""
-    return next((frame.value for frame in app.dataframe if EN["train.checkpoint_col_epoch"] in frame.value.columns),
+    return next((frame.value for frame in app.dataframe if EN["train.checkpoint_col_from"] in frame.value.columns),
                 None)
 
 
-def test_while_training_the_checkpoint_section_never_says_nothing_trained(server_with_one_busy_slot, trained_state):
-    limiter = server_with_one_busy_slot(max_waiting=1)  # the run waits for the slot: active, nothing trained yet
+def test_a_waiting_run_is_not_called_nothing_trained(server_with_one_busy_slot):
+    server_with_one_busy_slot(max_waiting=1)  # the run waits for the slot: active, nothing trained yet
     app = open_train_page()
     app.number_input(key="train_n_epochs").set_value(1).run()
     app.button(key="train_start").click().run()
@@ -434,17 +434,23 @@ def test_while_training_the_checkpoint_section_never_says_nothing_trained(server
     assert EN["train.no_model_yet"] not in captions
     assert EN["train.checkpoint_training_none_yet"] in captions
     app.button(key="train_stop").click().run()
-    session = app.session_state[SESSION_KEY]
-    assert session.job.join(TRAIN_WAIT_S)
-    limiter.release()
+    assert app.session_state[SESSION_KEY].job.join(TRAIN_WAIT_S)
+    assert not app.exception
 
-    # Epochs finished while the page polls: the section lists as many as the sidebar counts, from one snapshot.
+
+def test_while_training_the_section_lists_as_many_epochs_as_the_sidebar_counts(trained_state):
+    """Epochs end while the page polls: the section and the sidebar are drawn from one snapshot."""
+    app = open_train_page()
+    session = app.session_state[SESSION_KEY]
     session.load_checkpoint(checkpoint_bytes(trained_state), name="three.pt")
+    app.run()
     app.number_input(key="train_more_epochs").set_value(20)
     app.button(key="train_continue").click().run()
     saved_so_far = EN["train.checkpoint_saved_so_far"].split("{")[0]
+    polls = 0
     while session.job.active and len(session.snapshot().epoch_checkpoints) < 3:
         app.run()
+        polls += 1
         captions = [caption.value for caption in app.caption]
         assert EN["train.no_model_yet"] not in captions
         shown = [caption for caption in captions if caption.startswith(saved_so_far)]
@@ -453,6 +459,7 @@ def test_while_training_the_checkpoint_section_never_says_nothing_trained(server
         sidebar = [caption.value for caption in app.sidebar.caption]
         training = EN["app.model_training"].split("{")[0]
         assert any(line.startswith(f"{training}{last_saved},") for line in sidebar), (shown, sidebar)
+    assert polls and session.job.active, "the run ended before the page saw it train"
     app.button(key="train_stop").click().run()
     assert session.job.join(TRAIN_WAIT_S)
     assert not app.exception
@@ -544,3 +551,15 @@ def test_the_draw_pages_quick_model_progress_and_the_sidebar_come_from_one_snaps
             EN["app.model_training"].format(epochs=epoch - 1, accuracy="10.0%")]
     finally:
         del session.snapshot
+
+
+def test_examples_seen_counts_a_stopped_runs_partial_epoch(trained_state):
+    """The issue's run: stopped 3,904 examples into an epoch. Its last test point is at the epoch's start,
+    but the weights have seen the 3,904 more, and the panel says so, as the stop message does."""
+    state = load_checkpoint(checkpoint_bytes(trained_state))
+    state.examples_seen += 3_904
+    app = open_train_page()
+    app.session_state[SESSION_KEY].load_checkpoint(checkpoint_bytes(state), name="stopped.pt")
+    app.run()
+    seen = next(m.value for m in app.metric if m.label == EN["train.metric_examples"])
+    assert seen == f"{trained_state.examples_seen + 3_904:,}"

@@ -262,3 +262,26 @@ def test_a_second_user_waits_for_the_only_training_slot(browser):
         for user in (first, second):
             assert_no_exception(user)
             user.context.close()
+
+
+def test_progress_shows_beside_the_train_button_without_scrolling(page, app_url):
+    """At 1280 x 900 the live chart is below the fold once Train is pressed: the progress line sits in the
+    buttons' row, where the learner's eyes are, and names the epoch, the examples and the time left."""
+    open_app_page(page, app_url, "train")
+    set_number(page, EN["train.batch_size_train"], 2)  # 3 epochs of 2,000 tiny steps: time to look
+    steps = EN["train.steps"].format(steps=6_000, epochs=3, per_epoch=2_000, batch=2, n_train=4_000)
+    expect(page.get_by_text(steps.replace("**", ""), exact=True)).to_be_visible()  # beside the epochs
+    bar = page.locator("[data-testid='stProgress']")
+    press(page, "train_start", then=bar)
+    try:
+        expect(bar).to_be_in_viewport()
+        button = page.locator(".st-key-train_start button").bounding_box()
+        line = bar.bounding_box()
+        assert line["x"] > button["x"] + button["width"], "the progress line is not beside the Train button"
+        assert line["y"] < button["y"] + button["height"] and line["y"] + line["height"] > button["y"], (
+            f"the progress line ({line}) is not in the Train button's row ({button})")
+        expect(bar).to_contain_text(re.compile(r"Epoch \d of 3 · [\d,]+ of 12,000 examples"))
+        expect(page.locator("[data-testid='stProgress']")).to_have_count(1)  # one bar, not two views of one run
+    finally:  # the job must not hold the shared server's slot
+        press(page, "train_stop", then=page.get_by_text(EN["train.stopped"].split("{")[0], exact=False))
+    assert_no_exception(page)

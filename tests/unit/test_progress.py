@@ -15,16 +15,20 @@ def test_the_tutorials_steps_on_the_embedded_digits_and_on_full_mnist():
     assert epochs_for_steps(2_814, 4_000, 64) == 45  # 45 x 63 = 2,835, the first count at or past 2,814
 
 
-def test_the_first_measurement_gives_the_average_so_far():
+def test_the_speed_starts_from_the_first_interval_not_from_the_clocks_start():
+    """The job's clock starts before the test that precedes training: 2 examples after 1.5 s say nothing of
+    the speed. The first interval between two measurements with examples done does."""
     assert smoothed_rate(None, 0, 0.4).rate is None  # the test before training: nothing trained yet
-    assert smoothed_rate(None, 640, 2.0) == RateEstimate(640, 2.0, 320.0)
+    start = smoothed_rate(smoothed_rate(None, 0, 0.4), 2, 1.5)
+    assert start == RateEstimate(2, 1.5, None)
+    assert smoothed_rate(start, 222, 2.5) == RateEstimate(222, 2.5, 220.0)
 
 
 def test_a_stall_moves_the_estimate_a_little_and_a_lasting_slowdown_shows():
     """Steady 1,000 examples/s for 10 s, measured every second as the page polls; then one second with nothing
     trained (a test pass, a checkpoint write, a busy CPU); then half the speed for good (another job started)."""
     estimate = None
-    for second in range(11):
+    for second in range(1, 11):
         estimate = smoothed_rate(estimate, 1_000 * second, float(second))
     assert estimate.rate == pytest.approx(1_000)
     stalled = smoothed_rate(estimate, 10_000, 11.0)
@@ -45,7 +49,8 @@ def test_the_same_measurement_twice_changes_nothing():
 
 def test_a_measurement_from_a_new_run_starts_over():
     old = smoothed_rate(smoothed_rate(None, 6_400, 10.0), 12_000, 20.0)
-    assert smoothed_rate(old, 640, 1.0) == RateEstimate(640, 1.0, 640.0)
+    assert old.rate == 560.0
+    assert smoothed_rate(old, 640, 1.0) == RateEstimate(640, 1.0, None)
 
 
 def test_eta_needs_a_positive_rate():
