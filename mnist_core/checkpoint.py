@@ -72,6 +72,7 @@ HISTORY_RULES = {
     "test_counter": (int, 0, None),
     "test_accuracy": (float, 0, 1),
     "resume_points": (int, 0, None),
+    "stop_points": (int, 0, None),  # absent from files written before it: none
 }
 SHOWN_KEYS = 8  # of a mismatched state_dict, list this many keys in a message
 

@@ -11,7 +11,7 @@ import copy
 import math
 import threading
 from dataclasses import dataclass, field, fields
-from typing import Callable, Iterator, Union
+from typing import Callable, Generator, Iterator, Union
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +20,7 @@ from torch import nn
 
 from .augment import augment_batch
 from .config import TrainConfig
+from .cuda_graph import CudaGraphStep, uses_cuda_graph
 from ..data import MnistData
 from .device import configure_cpu_threads, resolve_device, usable_cores
 from .history import History
@@ -55,6 +56,14 @@ class TrainingState:
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    @property
+    def examples_into_epoch(self) -> int:
+        """Examples trained in the epoch under way: 0 when the last epoch ran to its end, more after a Stop
+        (or a divergence) in the middle of one, which a continued run finishes first. Every epoch ends
+        with a test, so this is what was trained since the last test."""
+        tested = self.history.test_counter
+        return max(0, self.examples_seen - tested[-1]) if len(tested) else 0
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig, recipe: Recipe | None = None) -> torch.optim.Optimizer:
@@ -170,8 +179,21 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> t
     return torch.cat(chunks) if chunks else torch.empty(0, 10)
 
 
-class _EagerStep:
-    """One optimizer step on the training images at the given indices; returns the loss (not synced).
+# --- One training step: the tutorial's five lines -------------------------------------------------------------
+
+
+def sgd_step(network: nn.Module, optimizer: torch.optim.Optimizer, data: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """One training step on one batch, the tutorial's five lines; returns the batch's mean loss."""
+    optimizer.zero_grad()  # clear the last batch's gradients: backward adds to what is there
+    output = network(data)  # log-probabilities, one row of 10 per image
+    loss = F.nll_loss(output, target)  # the mean of -log(probability of the right digit)
+    loss.backward()  # the gradient of the loss for every weight, into the weight's .grad
+    optimizer.step()  # move every weight a little against its gradient
+    return loss.detach()  # still on the device: reading the number would wait for it
+
+
+class EagerStep:
+    """sgd_step on the training images at the given indices; returns the loss (not synced).
 
     augment: applied to the batch's images before the forward pass (None: the images as they are).
     scheduler: stepped after every optimizer step (None: a constant learning rate).
@@ -183,69 +205,16 @@ class _EagerStep:
         self.augment, self.scheduler = augment, scheduler
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        self.optimizer.zero_grad(set_to_none=True)
         images = self.images.index_select(0, batch)
         if self.augment is not None:
             images = self.augment(images)
-        loss = F.nll_loss(self.model(images), self.labels.index_select(0, batch))
-        loss.backward()
-        self.optimizer.step()
+        loss = sgd_step(self.model, self.optimizer, images, self.labels.index_select(0, batch))
         if self.scheduler is not None:
             self.scheduler.step()
-        return loss.detach()
+        return loss
 
 
-class _CudaGraphStep(_EagerStep):
-    """The same step replayed from a CUDA graph: one launch instead of dozens per batch.
-
-    The first WARMUP_STEPS batches run eagerly on a side stream (they also create SGD's
-    momentum buffers, which capture needs to exist); the next full batch is captured, and
-    every later batch of that size only copies its indices in and replays. A batch of
-    another size (the last, partial one) runs eagerly: it updates the same parameter and
-    momentum tensors in place, which the graph reads at their fixed addresses.
-    """
-
-    WARMUP_STEPS = 3
-
-    def __init__(self, *args, batch_size: int):
-        super().__init__(*args)
-        self.batch_size = batch_size
-        self.steps_run = 0
-        self.graph: torch.cuda.CUDAGraph | None = None
-        self.static_batch = torch.zeros(batch_size, dtype=torch.long, device=self.images.device)
-        self.static_loss: torch.Tensor | None = None
-
-    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        if len(batch) != self.batch_size:
-            return super().__call__(batch)
-        if self.graph is None and self.steps_run < self.WARMUP_STEPS:
-            self.steps_run += 1
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):
-                loss = super().__call__(batch)
-            torch.cuda.current_stream().wait_stream(side)
-            return loss
-        self.static_batch.copy_(batch)
-        if self.graph is None:
-            self.graph = torch.cuda.CUDAGraph()
-            self.optimizer.zero_grad(set_to_none=True)  # backward then allocates .grad in the graph's pool
-            with torch.cuda.graph(self.graph):
-                output = self.model(self.images.index_select(0, self.static_batch))
-                self.static_loss = F.nll_loss(output, self.labels.index_select(0, self.static_batch))
-                self.static_loss.backward()
-                self.optimizer.step()
-        self.graph.replay()
-        return self.static_loss.detach().clone()
-
-
-def _test_event(state: TrainingState, data: MnistData) -> TestEvent:
-    loss, correct = evaluate(state.model, data.test_images, data.test_labels, state.config.batch_size_test)
-    event = TestEvent(state.epochs_done, state.examples_seen, loss, correct, data.n_test)
-    state.history.test_losses.append(event.loss)
-    state.history.test_counter.append(event.examples_seen)
-    state.history.test_accuracy.append(event.accuracy)
-    return event
+# --- The loop: epochs of steps, a test after each ----------------------------------------------------------------
 
 
 def train(
@@ -264,93 +233,179 @@ def train(
     so far. A non-finite loss or weight restores the last good weights and counters and
     raises TrainingDiverged.
 
+    An epoch a Stop (or a divergence) interrupted is finished first, in the same shuffled order from the
+    example it stopped at, and counts as the first of the n_epochs: stopping and continuing trains exactly
+    what one run straight through would. ``examples_to_train`` gives the run's length.
+
     The recipe's schedule is planned over this run's steps; augmentation and dropout draw from the state's
     own generator (``torch_rng_state``), never the process-wide RNG, so the results depend only on the
     state, the data, n_epochs and the thread count, not on anything else training in the process.
 
     cpu_threads: PyTorch threads on CPU, set again before every batch (a thread pool is shared by the
     process); None: every usable core. CPU results depend on the thread count (reductions split
-    differently), so jobs keep one fixed count (see jobs.SlotLimiter.threads_per_job).
-    cuda_graph: on CUDA, replay each training step from a CUDA graph (see _CudaGraphStep). Only for the
-    default recipe (SGD, constant rate, no augmentation): a graph would freeze a schedule's learning rate
-    and its random draws; other recipes run eagerly.
+    differently), so jobs keep one fixed count (see runtime.limiter.SlotLimiter.threads_per_job).
+    cuda_graph: on CUDA, replay each training step from a CUDA graph (see cuda_graph.py). Only for the
+    default recipe (SGD, constant rate, no augmentation); other recipes run eagerly.
     """
-    config = state.config
-    n_epochs = config.n_epochs if n_epochs is None else n_epochs
+    n_epochs = state.config.n_epochs if n_epochs is None else n_epochs
     if n_epochs < 1:
         raise ValueError(f"n_epochs must be at least 1, got {n_epochs}.")
+    run = _start_run(state, data, n_epochs, should_stop, cpu_threads, cuda_graph)
+    if not state.history.test_losses:
+        yield _test_event(state, run.data)  # the seed's test() before the first epoch
+    elif state.examples_seen > 0:
+        state.history.resume_points.append(state.examples_seen)
+    run.last_good = _snapshot(state, state.shuffle_generator.get_state())
+    for epoch in range(state.epochs_done + 1, state.epochs_done + n_epochs + 1):
+        finished = yield from train_epoch(run, epoch)
+        if not finished:
+            return
+        yield _end_epoch(run, epoch)
+
+
+def examples_to_train(state: TrainingState, n_train: int, n_epochs: int) -> int:
+    """Examples that ``train(state, data, n_epochs)`` trains on if nothing stops it (n_train: the data's):
+    n_epochs epochs, the first shortened by what a Stop left of it already trained."""
+    return n_epochs * n_train - _examples_already_in_epoch(state, n_train)
+
+
+@dataclass
+class _Run:
+    """What one call of ``train`` carries from epoch to epoch."""
+
+    state: TrainingState
+    data: MnistData  # on the model's device
+    step: Callable[[torch.Tensor], torch.Tensor]  # trains on the batch of training images at these indices
+    should_stop: Callable[[], bool] | None
+    cpu_threads: int | None  # set again before every batch; None off the CPU
+    dropout_stream: torch.Generator  # the CPU stream the state keeps as torch_rng_state
+    last_good: dict | None = None  # what a divergence returns to (see _snapshot)
+
+
+def _start_run(state: TrainingState, data: MnistData, n_epochs: int, should_stop, cpu_threads: int | None,
+               cuda_graph: bool) -> _Run:
+    """Ready ``state`` to train: the data on its device, the thread count, the random streams, the step."""
     device = state.device
     data = data.to(device)
     threads = (cpu_threads or usable_cores()) if device.type == "cpu" else None
     if threads is not None:
         configure_cpu_threads(threads)
-    recipe = state.recipe
-    uses_graph = cuda_graph and device.type == "cuda" and recipe == Recipe()  # the tutorial's recipe only
-    rng, saved_stream = _run_generators(state, device, uses_graph)
-
-    model, optimizer = state.model, state.optimizer
+    graph = uses_cuda_graph(cuda_graph, device, state.recipe)
+    rng, dropout_stream = _run_generators(state, device, graph)
     # Channels-last convolutions run about 1.5x faster on CPU here; in place, so the
     # optimizer keeps pointing at the same parameters.
-    model.to(memory_format=torch.channels_last)
-    if not state.history.test_losses:
-        yield _test_event(state, data)  # the seed's test() before the first epoch
-    elif state.examples_seen > 0:
-        state.history.resume_points.append(state.examples_seen)
-
-    n_train = data.n_train
-    batch_size = config.batch_size_train
-    batches_per_epoch = -(-n_train // batch_size)
-    if uses_graph:
-        step = _CudaGraphStep(model, optimizer, data.train_images, data.train_labels, batch_size=batch_size)
+    state.model.to(memory_format=torch.channels_last)
+    model, optimizer, config, recipe = state.model, state.optimizer, state.config, state.recipe
+    if graph:
+        eager = EagerStep(model, optimizer, data.train_images, data.train_labels)
+        step = CudaGraphStep(eager, batch_size=config.batch_size_train)
     else:
         if recipe.schedule != "constant":  # each run plans its schedule from the configured rate,
             for group in optimizer.param_groups:  # whatever rate the last run's schedule ended at
                 group["lr"] = config.learning_rate
                 group.pop("initial_lr", None)
-        scheduler = build_scheduler(optimizer, config, recipe, n_epochs * batches_per_epoch)
+        scheduler = build_scheduler(optimizer, config, recipe, _steps_to_train(state, data.n_train, n_epochs))
         augment = (lambda images: augment_batch(images, recipe.augment, rng)) if recipe.augment else None
-        step = _EagerStep(model, optimizer, data.train_images, data.train_labels, augment, scheduler)
-    last_good = _snapshot(state)
-    for epoch in range(state.epochs_done + 1, state.epochs_done + n_epochs + 1):
-        model.train()
-        order = torch.randperm(n_train, generator=state.shuffle_generator).to(device)
-        for batch_index in range(batches_per_epoch):
-            if should_stop is not None and should_stop():
-                if not bool(_all_weights_finite(model)):  # diverged since the last logged batch
-                    _restore(state, last_good)
-                state.torch_rng_state = saved_stream.get_state()
-                yield StoppedEvent(epoch, batch_index, state.examples_seen)
-                return
-            if threads is not None:
-                configure_cpu_threads(threads)
-            batch = order[batch_index * batch_size : (batch_index + 1) * batch_size]
-            loss = step(batch)
-            examples_before = state.examples_seen
-            state.examples_seen += len(batch)
-            if batch_index % config.log_interval == 0:
-                loss_value, weights_finite = _loss_and_weights_finite(loss, model)
-                if not (math.isfinite(loss_value) and weights_finite):
-                    _restore(state, last_good)
-                    raise TrainingDiverged(
-                        f"The loss became {loss_value} at epoch {epoch}, batch {batch_index}: training "
-                        f"diverged. Try a smaller learning rate than {config.learning_rate}. "
-                        "The last good weights were kept."
-                    )
-                state.history.train_losses.append(loss_value)
-                state.history.train_counter.append(examples_before)
-                last_good = _snapshot(state)
-                yield BatchEvent(epoch, batch_index, batches_per_epoch, examples_before, loss_value)
-        state.epochs_done = epoch
-        state.torch_rng_state = saved_stream.get_state()
-        event = _test_event(state, data)
-        if not (math.isfinite(event.loss) and bool(_all_weights_finite(model))):
-            _restore(state, last_good)
-            raise TrainingDiverged(
-                f"The test loss became {event.loss} after epoch {epoch}: training diverged. "
-                f"Try a smaller learning rate than {config.learning_rate}. The last good weights were kept."
-            )
-        last_good = _snapshot(state)
-        yield event
+        step = EagerStep(model, optimizer, data.train_images, data.train_labels, augment, scheduler)
+    return _Run(state, data, step, should_stop, threads, dropout_stream)
+
+
+def train_epoch(run: _Run, epoch: int) -> Generator[Event, None, bool]:
+    """One epoch (or the rest of one a Stop interrupted): shuffled batches, a BatchEvent every log_interval.
+
+    Returns True when the epoch ran to its end, False after yielding a StoppedEvent.
+    """
+    state, config = run.state, run.state.config
+    n_train, batch_size = run.data.n_train, config.batch_size_train
+    batches_per_epoch = -(-n_train // batch_size)
+    epoch_start = state.shuffle_generator.get_state()  # a Stop rewinds to here: Continue draws this order again
+    first = _examples_already_in_epoch(state, n_train)
+    state.model.train()
+    order = torch.randperm(n_train, generator=state.shuffle_generator).to(state.device)
+    for start in range(first, n_train, batch_size):
+        batch_index = start // batch_size
+        if run.should_stop is not None and run.should_stop():
+            yield _stop(run, epoch, batch_index, epoch_start)
+            return False
+        if run.cpu_threads is not None:
+            configure_cpu_threads(run.cpu_threads)
+        batch = order[start : start + batch_size]
+        loss = run.step(batch)
+        examples_before = state.examples_seen
+        state.examples_seen += len(batch)
+        if batch_index % config.log_interval == 0:
+            loss_value, weights_finite = _loss_and_weights_finite(loss, state.model)
+            _check_finite(run, loss_value, weights_finite, f"The loss became {loss_value} at epoch {epoch}, batch {batch_index}")
+            state.history.train_losses.append(loss_value)
+            state.history.train_counter.append(examples_before)
+            run.last_good = _snapshot(state, epoch_start)
+            yield BatchEvent(epoch, batch_index, batches_per_epoch, examples_before, loss_value)
+    return True
+
+
+def _end_epoch(run: _Run, epoch: int) -> TestEvent:
+    """Count the epoch done, keep the random stream's place, and test (the seed's test() after each epoch)."""
+    state = run.state
+    state.epochs_done = epoch
+    state.torch_rng_state = run.dropout_stream.get_state()
+    event = _test_event(state, run.data)
+    weights_finite = bool(_all_weights_finite(state.model))
+    _check_finite(run, event.loss, weights_finite, f"The test loss became {event.loss} after epoch {epoch}")
+    run.last_good = _snapshot(state, state.shuffle_generator.get_state())
+    return event
+
+
+def _stop(run: _Run, epoch: int, batch_index: int, epoch_start: torch.Tensor) -> StoppedEvent:
+    """Keep the weights trained so far (the last good ones if they broke after the last logged batch), and
+    rewind the shuffle to the epoch's start, so that a continued run finishes this epoch in its own order."""
+    state = run.state
+    if not bool(_all_weights_finite(state.model)):  # diverged since the last logged batch
+        _restore(state, run.last_good)
+    state.shuffle_generator.set_state(epoch_start)
+    state.torch_rng_state = run.dropout_stream.get_state()
+    _mark_partial_epoch(state)
+    return StoppedEvent(epoch, batch_index, state.examples_seen)
+
+
+def _check_finite(run: _Run, loss: float, weights_finite: bool, what_happened: str) -> None:
+    """Nothing while the loss and weights are finite; otherwise back to the last good weights and counters,
+    and TrainingDiverged. what_happened starts the message: "The loss became nan at epoch 2, batch 30"."""
+    if math.isfinite(loss) and weights_finite:
+        return
+    _restore(run.state, run.last_good)
+    _mark_partial_epoch(run.state)
+    raise TrainingDiverged(
+        f"{what_happened}: training diverged. Try a smaller learning rate than {run.state.config.learning_rate}. "
+        "The last good weights were kept."
+    )
+
+
+def _mark_partial_epoch(state: TrainingState) -> None:
+    """Record where a run ended inside an epoch, so every view can call that epoch partial."""
+    if state.examples_into_epoch:
+        state.history.stop_points.append(state.examples_seen)
+
+
+def _examples_already_in_epoch(state: TrainingState, n_train: int) -> int:
+    """Where the next epoch starts: past what a Stop left of it already trained. A partial epoch as long as
+    this data's whole epoch (other data since the Stop) counts as complete."""
+    return min(state.examples_into_epoch, n_train)
+
+
+def _steps_to_train(state: TrainingState, n_train: int, n_epochs: int) -> int:
+    """Optimizer steps in train(state, data, n_epochs), for planning a schedule (at least 1, which it needs)."""
+    batch_size = state.config.batch_size_train
+    first_epoch = n_train - _examples_already_in_epoch(state, n_train)
+    return max(1, -(-first_epoch // batch_size) + (n_epochs - 1) * -(-n_train // batch_size))
+
+
+def _test_event(state: TrainingState, data: MnistData) -> TestEvent:
+    loss, correct = evaluate(state.model, data.test_images, data.test_labels, state.config.batch_size_test)
+    event = TestEvent(state.epochs_done, state.examples_seen, loss, correct, data.n_test)
+    state.history.test_losses.append(event.loss)
+    state.history.test_counter.append(event.examples_seen)
+    state.history.test_accuracy.append(event.accuracy)
+    return event
 
 
 def _run_generators(state: TrainingState, device: torch.device, uses_graph: bool) -> tuple[torch.Generator, torch.Generator]:
@@ -384,10 +439,11 @@ def _loss_and_weights_finite(loss: torch.Tensor, model: nn.Module) -> tuple[floa
     return loss_value, bool(weights_finite)
 
 
-def _snapshot(state: TrainingState) -> dict:
+def _snapshot(state: TrainingState, epoch_start: torch.Tensor) -> dict:
     """Weights, optimizer and progress to return to if training diverges.
 
-    The net has 21,840 parameters, so a copy every logged batch costs microseconds.
+    epoch_start: the shuffle generator's state where the epoch of this moment began (it draws that
+    epoch's order). The net has 21,840 parameters, so a copy every logged batch costs microseconds.
     """
     history = state.history
     return {
@@ -395,6 +451,7 @@ def _snapshot(state: TrainingState) -> dict:
         "optimizer": copy.deepcopy(state.optimizer.state_dict()),
         "epochs_done": state.epochs_done,
         "examples_seen": state.examples_seen,
+        "shuffle": epoch_start,
         "history_lengths": {f.name: len(getattr(history, f.name)) for f in fields(History)},
     }
 
@@ -404,5 +461,6 @@ def _restore(state: TrainingState, snapshot: dict) -> None:
     state.optimizer.load_state_dict(snapshot["optimizer"])
     state.epochs_done = snapshot["epochs_done"]
     state.examples_seen = snapshot["examples_seen"]
+    state.shuffle_generator.set_state(snapshot["shuffle"])
     for name, length in snapshot["history_lengths"].items():
         del getattr(state.history, name)[length:]

@@ -1,4 +1,4 @@
-"""A run's loss and accuracy history: the seed tutorial's four lists, plus accuracy and resume points.
+"""A run's loss and accuracy history: the seed tutorial's four lists, plus accuracy, resume and stop points.
 
 The training thread appends to a ``History`` while pages read it every half second. Appending is O(1),
 and ``History.snapshot()`` is a frozen view that shares storage with the growing history instead of
@@ -188,7 +188,7 @@ def _checked_numbers(values: Iterable, whole: bool, name: str):
 
 @dataclass
 class History:
-    """The seed's four lists, plus accuracy and where continued runs began.
+    """The seed's four lists, plus accuracy, where continued runs began and where runs stopped mid-epoch.
 
     Each field is a Column (appendable) or, in a snapshot, a ColumnView (frozen). Both read like lists:
     len, indexing, iteration, == with a list; ``to_numpy()`` gives an array.
@@ -200,6 +200,9 @@ class History:
     test_counter: Sequence[int] = field(default_factory=list)  # examples seen when each test ran
     test_accuracy: Sequence[float] = field(default_factory=list)  # fraction correct, 0-1
     resume_points: Sequence[int] = field(default_factory=list)  # examples seen where a continued run began
+    # Examples seen where a run ended inside an epoch (a Stop, or the last good weights a divergence kept): that
+    # epoch is partial until a test at a higher count, since a continued run finishes it first.
+    stop_points: Sequence[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for name in self.column_names():
@@ -223,6 +226,15 @@ class History:
     def copy(self) -> "History":
         """An independent, appendable copy (O(n)): for a state another thread will train or save."""
         return History(**{name: getattr(self, name).copy() for name in self.column_names()})
+
+    def partial_epoch(self) -> tuple[int, int] | None:
+        """(epoch, examples trained in it) for an epoch a run stopped inside and no test has closed since;
+        None when the last epoch ran to its end. Epochs are counted by their tests (the test before training
+        is epoch 0's), so the interrupted epoch is the one after the last test."""
+        if not len(self.stop_points) or not len(self.test_counter):
+            return None
+        stopped, tested = self.stop_points[-1], self.test_counter[-1]
+        return (len(self.test_counter), stopped - tested) if stopped > tested else None
 
     def snapshot(self) -> "History":
         """A frozen view for readers in other threads, in O(1) for any length.

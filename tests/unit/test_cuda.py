@@ -24,7 +24,8 @@ from mnist_core import (
     normalize,
     train,
 )
-from mnist_core.training.engine import _CudaGraphStep, _EagerStep, make_optimizer
+from mnist_core.training.cuda_graph import CudaGraphStep
+from mnist_core.training.engine import EagerStep, make_optimizer
 from mnist_core.network.tutorial import tutorial_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -70,12 +71,13 @@ def test_graph_step_updates_like_the_eager_step(bars):
     including warm-up, capture, replays and an eager partial batch in between."""
     images, labels = bars.train_images.cuda(), bars.train_labels.cuda()
     models = []
-    for step_class in (_EagerStep, _CudaGraphStep):
+    for graphed in (False, True):
         torch.manual_seed(0)
         model = tutorial_model().cuda().to(memory_format=torch.channels_last).eval()
         optimizer = make_optimizer(model, TrainConfig())
-        kwargs = {"batch_size": 64} if step_class is _CudaGraphStep else {}
-        step = step_class(model, optimizer, images, labels, **kwargs)
+        step = EagerStep(model, optimizer, images, labels)
+        if graphed:
+            step = CudaGraphStep(step, batch_size=64)
         order = torch.randperm(2000, generator=torch.Generator().manual_seed(3)).cuda()
         for start in list(range(0, 640, 64)) + [1984] + list(range(640, 1280, 64)):
             step(order[start : start + 64])
@@ -117,7 +119,7 @@ def test_divergence_on_cuda_keeps_the_last_good_weights(bars, cuda_graph):
     state = new_training_state(TrainConfig(n_epochs=1, device="cuda", log_interval=1, random_seed=1))
     seen = []
     with pytest.raises(TrainingDiverged, match="at epoch 1, batch 10"):
-        for event in train(state, poisoned, cuda_graph=cuda_graph):
+        for _event in train(state, poisoned, cuda_graph=cuda_graph):
             seen.append({k: v.clone() for k, v in state.model.state_dict().items()})
     assert state.examples_seen == 10 * 64
     for name, value in state.model.state_dict().items():

@@ -23,7 +23,7 @@ from mnist_core import (
     predict,
     train,
 )
-from mnist_core.training.engine import apply_config
+from mnist_core.training.engine import apply_config, examples_to_train, sgd_step
 
 
 def subset(data: MnistData, n_train: int, n_test: int) -> MnistData:
@@ -141,7 +141,7 @@ def test_divergence_between_logged_batches_is_caught_at_the_next_one(small):
     state = diverging_state(log_interval=3)
     seen = []
     with pytest.raises(TrainingDiverged):
-        for event in train(state, small, cpu_threads=1):
+        for _event in train(state, small, cpu_threads=1):
             seen.append(state_dict_copy(state))
     assert all(torch.equal(v, seen[-1][k]) for k, v in state.model.state_dict().items())
 
@@ -269,3 +269,79 @@ def test_stop_after_an_unlogged_divergence_keeps_the_last_good_weights(embedded_
     events = list(train(state, embedded_data, should_stop=stop_on_the_third_poll))
     assert isinstance(events[-1], StoppedEvent)
     assert all(torch.isfinite(p).all() for p in state.model.parameters())
+
+
+def test_training_is_sgd_step_over_shuffled_batches(small, monkeypatch):
+    """The engine's eager path is the public five-line sgd_step, batch after batch: written out by hand with the
+    same order and dropout stream, the tutorial's loop gives the engine's losses and weights bit for bit."""
+    from mnist_core.training import engine
+
+    config = cpu_config(n_epochs=1, log_interval=1)
+    calls = []
+    monkeypatch.setattr(engine, "sgd_step", lambda *args: calls.append(1) or sgd_step(*args))
+    by_engine = new_training_state(config)
+    list(train(by_engine, small, cpu_threads=1))
+    assert len(calls) == 11  # every batch went through sgd_step
+
+    by_hand = new_training_state(config)
+    dropout = torch.Generator()
+    dropout.set_state(by_hand.torch_rng_state)
+    model, optimizer = by_hand.model, by_hand.optimizer
+    model.use_generator(dropout)
+    model.to(memory_format=torch.channels_last)  # as the engine trains
+    model.train()
+    order = torch.randperm(small.n_train, generator=torch.Generator().manual_seed(config.random_seed))
+    losses = []
+    for start in range(0, small.n_train, config.batch_size_train):
+        batch = order[start : start + config.batch_size_train]
+        losses.append(sgd_step(model, optimizer, small.train_images[batch], small.train_labels[batch]).item())
+    assert losses == by_engine.history.train_losses
+    for name, value in by_engine.model.state_dict().items():
+        assert torch.equal(model.state_dict()[name], value), name
+
+
+def stop_after(batches: int):
+    """A should_stop that lets this many batches train, then stops."""
+    polls = []
+    return lambda: polls.append(1) or len(polls) > batches
+
+
+@pytest.mark.parametrize("through_checkpoint", [False, True], ids=["in-memory", "checkpoint"])
+def test_stop_mid_epoch_then_continue_finishes_that_epoch(small, through_checkpoint):
+    """Issue 15: stopped in epoch 2 after 4 of its 11 batches, then continued for one epoch. Continue finishes
+    epoch 2 (the same examples in the same order), so the run equals one straight through, and the partial
+    epoch is labelled partial until its test: never 'epoch 2' at the wrong number of examples."""
+    config = cpu_config(n_epochs=2, log_interval=1)
+    straight = new_training_state(config)
+    list(train(straight, small, cpu_threads=1))
+
+    state = new_training_state(config)
+    events = list(train(state, small, should_stop=stop_after(11 + 4), cpu_threads=1))
+    assert isinstance(events[-1], StoppedEvent)
+    assert (events[-1].epoch, events[-1].batch_index, events[-1].examples_seen) == (2, 4, small.n_train + 4 * 64)
+    assert (state.epochs_done, state.examples_into_epoch) == (1, 4 * 64)
+    assert state.history.partial_epoch() == (2, 4 * 64) and state.history.stop_points == [small.n_train + 4 * 64]
+    assert examples_to_train(state, small.n_train, 1) == small.n_train - 4 * 64
+    if through_checkpoint:
+        state = load_checkpoint(checkpoint_bytes(state))
+        assert state.examples_into_epoch == 4 * 64 and state.history.partial_epoch() == (2, 4 * 64)
+
+    more = list(train(state, small, n_epochs=1, cpu_threads=1))
+    assert [e.batch_index for e in more if isinstance(e, BatchEvent)] == list(range(4, 11))
+    assert isinstance(more[-1], TestEvent) and more[-1].epoch == 2
+    assert (state.epochs_done, state.examples_seen, state.examples_into_epoch) == (2, 2 * small.n_train, 0)
+    assert state.history.test_counter == [0, small.n_train, 2 * small.n_train] == straight.history.test_counter
+    assert state.history.partial_epoch() is None
+    assert state.history.train_counter == straight.history.train_counter
+    assert state.history.train_losses == straight.history.train_losses
+    assert state.history.test_losses == straight.history.test_losses
+    for name, value in straight.model.state_dict().items():
+        assert torch.equal(state.model.state_dict()[name], value), name
+
+
+def test_a_divergence_mid_epoch_leaves_that_epoch_partial(small):
+    state = diverging_state(log_interval=1)
+    with pytest.raises(TrainingDiverged):
+        list(train(state, small, cpu_threads=1))
+    assert state.epochs_done == 0 and state.examples_into_epoch == state.examples_seen > 0
+    assert state.history.partial_epoch() == (1, state.examples_seen)
