@@ -27,6 +27,7 @@ from ..training.engine import (
     TestEvent,
     TrainingDiverged,
     TrainingState,
+    examples_to_train,
     make_optimizer,
     train,
 )
@@ -180,7 +181,7 @@ class TrainingJob:
                 epochs_done=state.epochs_done,
                 target_epochs=state.epochs_done + n_epochs,
                 epoch=state.epochs_done + 1,
-                run_examples_total=n_epochs * data.n_train,
+                run_examples_total=examples_to_train(state, data.n_train, n_epochs),  # less what a Stop left trained
                 epoch_checkpoints=tuple(entry for entry in earlier if entry.epoch <= state.epochs_done),
             )
             if state.examples_seen > 0:  # an untrained net is no model; keep the previous one until then

@@ -546,3 +546,22 @@ def test_jobs_training_at_once_reproduce_their_solo_runs_tensor_for_tensor(small
         expected, got = weights(alone), weights(beside)
         assert all(torch.equal(expected[key], got[key]) for key in expected)
         assert list(alone.snapshot().history.train_losses) == list(beside.snapshot().history.train_losses)
+
+
+def test_continue_after_a_stop_mid_epoch_finishes_that_epoch(small_data, tmp_path):
+    """Issue 15: Continue after a Stop in epoch 2 trains the rest of epoch 2, and its progress counts only that."""
+    from mnist_core import checkpoint_bytes, new_training_state, train
+
+    stopped = new_training_state(config(n_epochs=2))
+    polls = []
+    list(train(stopped, small_data, should_stop=lambda: polls.append(1) or len(polls) > 8 + 3, cpu_threads=1))
+    assert (stopped.epochs_done, stopped.examples_into_epoch) == (1, 3 * 64)  # 3 of epoch 2's 8 batches
+    session = TrainingSession(tmp_path / "checkpoint.pt", SlotLimiter(1))
+    session.load_checkpoint(checkpoint_bytes(stopped))
+    assert session.continue_training(1, small_data)
+    snapshot = finish(session)
+
+    assert snapshot.status == JobStatus.FINISHED and snapshot.epochs_done == snapshot.target_epochs == 2
+    assert snapshot.run_examples_done == snapshot.run_examples_total == 512 - 3 * 64 and snapshot.progress == 1.0
+    assert snapshot.history.test_counter == [0, 512, 1024] and snapshot.history.partial_epoch() is None
+    assert (session.model().epochs_done, session.model().examples_seen) == (2, 1024)
