@@ -61,6 +61,31 @@ def test_typed_stride_updates_the_result_and_the_picture(page, app_url):
     save_screenshot(page, "shapes_picture")
 
 
+def test_out_of_range_numbers_are_refused_by_name_and_the_old_answer_goes(page, app_url):
+    """Kernel 99 or input size 0 used to turn the box red while the page kept the old answer, naming no range;
+    the server also logged a Streamlit warning for shapes_n (the harness fails any test whose server log has one)."""
+    open_app_page(page, app_url, "shapes")
+    expect_output_size(page, "24 × 24")
+    type_number(page, ENGLISH["shapes.f"], 99)
+    errors = page.locator("[data-testid='stAlertContentError']")
+    expect(errors.filter(has_text=ENGLISH["shapes.out_of_range"].format(
+        field=ENGLISH["shapes.f"], low=1, high=31, value=99))).to_have_count(1)
+    expect(page.locator("[data-testid='stMetric']").filter(has_text=ENGLISH["shapes.output_size"])).to_have_count(0)
+    expect(page.get_by_text(ENGLISH["shapes.fix_numbers"], exact=True)).to_be_visible()
+    expect(number_input(page, ENGLISH["shapes.f"])).to_have_value("99")  # kept as typed, not silently replaced
+
+    type_number(page, ENGLISH["shapes.n"], 0)
+    expect(errors.filter(has_text=ENGLISH["shapes.out_of_range"].format(
+        field=ENGLISH["shapes.n"], low=1, high=512, value=0))).to_have_count(1)
+    save_screenshot(page, "shapes_out_of_range")
+
+    type_number(page, ENGLISH["shapes.f"], 5)
+    type_number(page, ENGLISH["shapes.n"], 28)
+    expect_output_size(page, "24 × 24")
+    expect(errors.filter(has_text=ENGLISH["shapes.out_of_range_heading"])).to_have_count(0)
+    assert_no_exception(page)
+
+
 def test_impossible_layer_shows_the_rule_in_chinese(new_page, app_url):
     page = new_page(locale="zh-CN")
     open_app_page(page, app_url, "shapes")
