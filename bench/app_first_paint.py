@@ -75,7 +75,8 @@ def one_round(checkout: str, browser) -> dict[str, float]:
                 continue
             clicked = page.evaluate("performance.now()")
             page.click(f"[data-testid='stSidebarNav'] a[href$='/{entry.url_path}']")
-            page.wait_for_url(lambda url: urlsplit(url).path.endswith(f"/{entry.url_path}"), wait_until="commit")
+            page.wait_for_url(lambda url, path=entry.url_path: urlsplit(url).path.endswith(f"/{path}"),
+                              wait_until="commit")
             page.wait_for_selector("[data-testid='stMain'] h1")
             wait_idle(page)
             figures[entry.url_path] = (page.evaluate("window.__scriptStateChangedAt") - clicked) / 1000
