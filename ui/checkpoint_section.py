@@ -27,6 +27,8 @@ DOWNLOAD_KEY = "train_download"  # the current model's file bytes, made once per
 LOADED_KEY = "train_checkpoint_loaded"  # (the model a load made, its success message key, the message's values)
 REFUSED_KEY = "train_checkpoint_refused"  # why a Replace changed nothing, shown once
 PENDING_KEY = "train_checkpoint_pending"  # a replacement waiting for Replace or Keep
+PICK_KEY = "train_checkpoint_epoch"  # the saved-epoch picker
+PICKED_FROM_KEY = "train_checkpoint_epoch_list"  # the list the picker last offered: a new one starts at its newest
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,11 @@ def saved_epochs_view(session: TrainingSession, snapshot: JobSnapshot) -> None:
         }), hide_index=True)
 
 
+def option_label(epoch: int, accuracy: float | None) -> str:
+    """"3 · 81.2%": no words, so the picker's choice survives a language switch (its state is this text)."""
+    return f"{epoch} · {percent(accuracy)}"
+
+
 def is_current(entry: EpochCheckpoint, model: TrainingState | None) -> bool:
     return model is not None and (model.epochs_done, model.examples_seen) == (entry.epoch, entry.examples_seen)
 
@@ -90,10 +97,13 @@ def epoch_actions(model: TrainingState | None, snapshot: JobSnapshot) -> None:
     saved = {entry.epoch: entry for entry in snapshot.epoch_checkpoints}
     if snapshot.active or not saved:
         return
+    offered = tuple((entry.epoch, entry.examples_seen) for entry in saved.values())
+    if st.session_state.get(PICKED_FROM_KEY) != offered:
+        st.session_state[PICKED_FROM_KEY] = offered
+        st.session_state.pop(PICK_KEY, None)
     pick, download, load = st.columns([2, 2, 2], vertical_alignment="bottom")
-    epoch = pick.selectbox(t("train.checkpoint_pick"), list(saved), index=len(saved) - 1,
-                           format_func=lambda n: t("train.checkpoint_option", epoch=n,
-                                                   accuracy=percent(saved[n].test_accuracy)))
+    epoch = pick.selectbox(t("train.checkpoint_pick"), list(saved), index=len(saved) - 1, key=PICK_KEY,
+                           format_func=lambda n: option_label(n, saved[n].test_accuracy))
     entry = saved[epoch]
     try:
         data = entry.path.read_bytes()

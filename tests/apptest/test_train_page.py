@@ -477,8 +477,7 @@ def test_the_section_lists_each_epoch_and_can_go_back_to_one():
     assert list(table[EN["train.checkpoint_col_accuracy"]]) == [f"{accuracy:.1%}" for accuracy in accuracies]
     assert list(table[EN["train.checkpoint_col_examples"]]) == ["4,000", "8,000", "12,000"]
     picker = app.selectbox(key="train_checkpoint_epoch")
-    assert picker.options == [EN["train.checkpoint_option"].format(epoch=n, accuracy=f"{a:.1%}")
-                              for n, a in zip((1, 2, 3), accuracies)]
+    assert picker.options == [f"{n} · {a:.1%}" for n, a in zip((1, 2, 3), accuracies)]
     assert app.button(key="train_checkpoint_load_epoch").disabled  # epoch 3 is the current model
 
     picker.set_value(1).run()
