@@ -31,7 +31,10 @@ from ui.session import (
 CANVAS_SIDE = 280  # px; the canvas is 10x the 28 px MNIST field
 DEFAULT_STROKE = 20  # px on the canvas: about MNIST's 2 px stroke once the digit is fitted to 20 px
 INPUT_DRAW, INPUT_UPLOAD = "draw", "upload"
-CANVAS_GENERATION_KEY = "draw_canvas_generation"  # bumped by Clear: a new key gives an empty canvas
+# Bumped by Clear: a new key mounts an empty canvas that reports nothing until a stroke. The one key renamed to
+# reset a widget on these pages, on purpose: the drawing lives in the browser, and Python cannot write it back.
+# (A changed initial_drawing also empties it, but then reports an empty image, which reads as the toolbar's bin.)
+CANVAS_GENERATION_KEY = "draw_canvas_generation"
 MODEL_SOURCE_KEY = "draw_model_source"
 OFFERED_SOURCES_KEY = "draw_offered_sources"  # the model choices of the previous run
 

@@ -116,6 +116,31 @@ def test_bad_checkpoint_is_refused_with_the_reason():
     assert app.info[-1].value == EN["draw.waiting_draw"]
 
 
+def test_each_uploaded_checkpoint_is_read_once_and_a_new_file_replaces_it(trained_state, digit_png, monkeypatch):
+    """ui.uploads.read_once: reruns reuse the net read from a file; a new file is read and replaces it."""
+    from ui import draw_models
+
+    reads = []
+    real_load = draw_models.load_inference_model
+    def counted_load(source):
+        reads.append(source.name)
+        return real_load(source)
+
+    monkeypatch.setattr(draw_models, "load_inference_model", counted_load)
+    app = open_draw_page()
+    upload_checkpoint(app, b"definitely not a checkpoint")
+    assert EN["draw.checkpoint_failed"] in app.error[0].value
+    upload_image(app, "seven.png", digit_png)
+    app.run()
+    assert reads == ["model.pt"] and EN["draw.checkpoint_failed"] in app.error[0].value  # not read again
+
+    app.file_uploader(key="draw_checkpoint_file").set_value(
+        ("good.pt", checkpoint_bytes(trained_state), "application/octet-stream")).run()
+    app.run()
+    assert reads == ["model.pt", "good.pt"]
+    assert not app.error and big_digit(app) == "7"
+
+
 def test_unreadable_and_blank_images_get_a_message_not_a_prediction(trained_state):
     app = open_draw_page()
     upload_checkpoint(app, checkpoint_bytes(trained_state))
