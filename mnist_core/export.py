@@ -17,12 +17,10 @@ script cannot do exactly what the app does (its random streams, whole-pixel shif
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from .data import IMAGE_SIZE, MEAN, STD
 from .network.shapes import shape_text
 from .network.spec import LayerTrace, NetSpec, check_spec
+from .network.table import module_call, python_literal
 from .training import augment
 from .training.config import TrainConfig
 from .training.recipe import (
@@ -39,8 +37,8 @@ INDENT = "    "  # four spaces, PEP 8
 DOCSTRING_WIDTH = 100  # characters a line, the project's line length
 GEOMETRIC_AUGMENTATIONS = ("rotate", "scale", "shift")  # the kinds one RandomAffine does
 
-# Layer arguments the generated call writes after the inferred sizes, when the spec gives them.
-CONV_EXTRAS = ("stride", "padding", "dilation", "bias")
+WEIGHTED_LAYERS = ("Conv2d", "Linear", "BatchNorm2d")  # attributes in __init__, as the app's model names them
+# Pooling arguments the functional call writes after the kernel size, when the spec gives them.
 POOL_EXTRAS = {"MaxPool2d": ("stride", "padding", "dilation", "ceil_mode"),
                "AvgPool2d": ("stride", "padding", "ceil_mode")}
 
@@ -223,27 +221,14 @@ _STROKE = _STROKE_TEMPLATE.format(
 # --- The network ----------------------------------------------------------------------------------
 
 
-def _literal(value: Any) -> str:
-    """A Python literal for a spec argument: strings in double quotes, as the rest of the script."""
-    return json.dumps(value) if isinstance(value, str) else repr(value)
-
-
 def _extras(layer: LayerTrace, names: tuple[str, ...]) -> str:
     given = dict(layer.layer.arguments)
-    return "".join(f", {name}={_literal(given[name])}" for name in names if name in given)
+    return "".join(f", {name}={python_literal(given[name])}" for name in names if name in given)
 
 
 def _module(layer: LayerTrace) -> str | None:
     """The __init__ line's constructor for a layer with weights or running statistics; None for the others."""
-    kind, get, inputs = layer.layer.type, layer.layer.get, layer.input_shape
-    if kind == "Conv2d":
-        return (f"nn.Conv2d({inputs[0]}, {get('out_channels')}, kernel_size={get('kernel_size')}"
-                f"{_extras(layer, CONV_EXTRAS)})")
-    if kind == "Linear":
-        return f"nn.Linear({inputs[0]}, {get('out_features')}{_extras(layer, ('bias',))})"
-    if kind == "BatchNorm2d":
-        return f"nn.BatchNorm2d({inputs[0]})"
-    return None
+    return module_call(layer) if layer.layer.type in WEIGHTED_LAYERS else None
 
 
 def _functional(layer: LayerTrace) -> str:
@@ -257,11 +242,11 @@ def _functional(layer: LayerTrace) -> str:
     if kind == "ReLU":
         return "F.relu(x)"
     if kind == "LeakyReLU":
-        return f"F.leaky_relu(x, negative_slope={_literal(get('negative_slope'))})"
+        return f"F.leaky_relu(x, negative_slope={python_literal(get('negative_slope'))})"
     if kind == "Dropout":
-        return f"F.dropout(x, p={_literal(get('p'))}, training=self.training)"
+        return f"F.dropout(x, p={python_literal(get('p'))}, training=self.training)"
     if kind == "Dropout2d":
-        return f"F.dropout2d(x, p={_literal(get('p'))}, training=self.training)"
+        return f"F.dropout2d(x, p={python_literal(get('p'))}, training=self.training)"
     if kind == "Flatten":
         return "torch.flatten(x, 1)"
     raise ValueError(f"no functional form for {kind}")  # every type of netspec.LAYER_TYPES is handled above

@@ -25,7 +25,7 @@ class NetworkRow:
     parameters: int
 
 
-def _literal(value: Any) -> str:
+def python_literal(value: Any) -> str:
     """A Python literal for an argument: strings in double quotes ("same"), numbers and booleans as Python writes them."""
     return json.dumps(value) if isinstance(value, str) else repr(value)
 
@@ -40,8 +40,8 @@ def module_call(layer: LayerTrace) -> str:
     if spec.type in INPUT_ARGUMENT:
         parts.append(str(layer.input_shape[INPUT_ARGUMENT[spec.type]]))
     for name in POSITIONAL.get(spec.type, ()):
-        parts.append(_literal(given.pop(name)))
-    parts += [f"{name}={_literal(value)}" for name, value in given.items()]
+        parts.append(python_literal(given.pop(name)))
+    parts += [f"{name}={python_literal(value)}" for name, value in given.items()]
     return f"nn.{spec.type}({', '.join(parts)})"
 
 
