@@ -25,7 +25,8 @@ from ui.i18n import t
 from ui.navigation import ensure_router
 from ui.session import session_model
 from mnist_core.network.shapes import shape_text
-from ui.step_sections import modes_section, number, reproducibility_section, repeat_section, step_section
+from ui.step_sections import (modes_section, number, reproducibility_section, repeat_section, step_function_section,
+                              step_section)
 from ui.step_state import SOURCE_SESSION, current_lab, results, sources
 
 ensure_router()
@@ -158,8 +159,7 @@ def backward_section(lab: StepLab) -> None:
 
 st.title(t("step.title"))
 st.markdown(t("step.intro"))
-st.code("optimizer.zero_grad()\noutput = network(data)\nloss = F.nll_loss(output, target)\n"
-        "loss.backward()\noptimizer.step()", language="python")
+step_function_section()
 step_lab = choose_lab()
 forward_section(step_lab)
 chosen_image = scores_section(step_lab)

@@ -1,7 +1,9 @@
-"""The later stages of the Step by step page (the optimizer's update, more steps, train against eval mode,
-no_grad, the seed), one function each; pages/step.py calls them in order."""
+"""The Step by step page's sections: the real step function at the top, and the later stages (the optimizer's
+update, more steps, train against eval mode, no_grad, the seed), one function each; pages/step.py calls them in order."""
 
 from __future__ import annotations
+
+import inspect
 
 import pandas as pd
 import streamlit as st
@@ -17,6 +19,7 @@ from mnist_core.training.step import (
     repeat_steps,
     seeded_loss,
 )
+from mnist_core.training.engine import sgd_step
 from ui import step_figures
 from ui.data import data_or_stop
 from ui.i18n import t
@@ -35,6 +38,13 @@ def parameter_label(name: str) -> str:
     """conv1.weight -> "conv1.weight" in English, "conv1 的权重" in Chinese (every parameter is a weight or a bias)."""
     layer, _, kind = name.rpartition(".")
     return t(f"step.parameter_{kind}", layer=layer) if kind in ("weight", "bias") else name
+
+
+def step_function_section() -> None:
+    """The five lines as the Train page runs them for every batch: the source of mnist_core's sgd_step itself, read
+    from the module, so what the page shows can never drift from what trains."""
+    st.code(inspect.getsource(sgd_step), language="python")
+    st.caption(t("step.step_function_caption", function=sgd_step.__name__, module=sgd_step.__module__))
 
 
 def step_section(lab: StepLab) -> None:

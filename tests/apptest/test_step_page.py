@@ -4,6 +4,7 @@ Also the Draw page's saliency section and the shape calculator's tensor lab, whi
 
 from __future__ import annotations
 
+import inspect
 import json
 
 import pytest
@@ -11,6 +12,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from mnist_core.network.spec import NetSpec, build_model
+from mnist_core.training.engine import sgd_step
 from mnist_core.training.presets import PRESETS
 from tests.apptest.app import open_page
 from tests.apptest.test_i18n_coverage import untranslated
@@ -68,6 +70,21 @@ def assert_every_stage_shown(app: AppTest) -> None:
     markdown = " ".join(m.value for m in app.markdown)
     assert "`x.view(-1, 320)`" in markdown or "view(-1," in markdown
     assert EN["step.seed_identical"].format(count=2) in markdown
+
+
+def test_the_page_shows_the_real_step_function_not_a_copy(monkeypatch):
+    """The code at the top is sgd_step's source as the engine has it: give the function another body and the
+    page shows that one (a copy pasted into the page would not follow)."""
+    app = open_page("pages/step.py")
+    assert app.code[0].value == inspect.getsource(sgd_step).rstrip()  # st.code drops the last newline
+    assert "loss.backward()" in app.code[0].value and "optimizer.step()" in app.code[0].value
+
+    def another_step(network, optimizer, data, target):
+        return network(data).sum()  # not the tutorial's step: only its source matters here
+
+    monkeypatch.setattr(sgd_step, "__code__", another_step.__code__)
+    ok(app.run())
+    assert app.code[0].value == inspect.getsource(another_step).rstrip()
 
 
 def test_every_button_in_order_on_a_fresh_net():
