@@ -40,6 +40,10 @@ def model_status(session: TrainingSession, snapshot: JobSnapshot) -> None:
     """The sidebar's one line about this session's model, from the snapshot every other view uses."""
     summary = summary_of(session, snapshot)
     accuracy = f"{summary.accuracy:.1%}" if summary.accuracy is not None else "—"
+    if summary.partial_examples:  # stopped inside an epoch: say so, and what was trained of it
+        st.caption(t("app.model_trained_partial", epochs=summary.epochs_done, epoch=summary.epochs_done + 1,
+                     examples=f"{summary.partial_examples:,}", accuracy=accuracy))
+        return
     st.caption(t(f"app.model_{summary.status}", epochs=summary.epochs_done, accuracy=accuracy))
 
 

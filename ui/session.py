@@ -2,7 +2,8 @@
 
 Contract used by other pages (sidebar, drawing page):
 - summary_of(session, snapshot) -> ModelSummary: status "none" | "training" | "trained", epochs_done,
-  accuracy, read from a snapshot the caller took (ui.job_watch draws every view of the job from one).
+  accuracy, partial_examples (of an epoch a Stop interrupted), read from a snapshot the caller took
+  (ui.job_watch draws every view of the job from one).
 - session_model() -> TrainingState | None: a copy of this session's latest weights (as of the last epoch
   end, stop or upload). Safe to use while a job trains: the job never changes a copy it has handed out.
 - start_training(config=None) -> bool: train a fresh model in the background for this session, e.g. the
@@ -57,6 +58,7 @@ class ModelSummary:
     status: str  # "none", "training" or "trained"
     epochs_done: int = 0
     accuracy: float | None = None  # last test accuracy, 0-1
+    partial_examples: int = 0  # examples trained in the epoch after epochs_done, when a Stop interrupted it
 
 
 @st.cache_resource(show_spinner=False)
@@ -117,7 +119,8 @@ def summary_of(session: TrainingSession, snapshot: JobSnapshot) -> ModelSummary:
     model = session.model()
     if model is None:
         return ModelSummary("none")
-    return ModelSummary("trained", model.epochs_done, _last_accuracy(model.history.test_accuracy))
+    return ModelSummary("trained", model.epochs_done, _last_accuracy(model.history.test_accuracy),
+                        model.examples_into_epoch)
 
 
 def _last_accuracy(accuracies: list[float]) -> float | None:

@@ -50,6 +50,7 @@ def _loss_traces(history: History, name: str, color: str, test_color: str) -> li
 LOSS_DOMAIN = [0.0, 0.62]  # fractions of the plotting area's width: the loss plot gets about two thirds
 ACCURACY_DOMAIN = [0.71, 1.0]
 RESUME_COLOR = "#7f7f7f"
+STOPPED_LABEL_Y = 0.9  # fraction of the loss plot's height: under a "resumed" label at the same place
 
 
 def _subplot_title(text: str, domain: list[float]) -> dict:
@@ -90,6 +91,13 @@ def training_figure(history: History) -> go.Figure:
                      "line": {"dash": "dash", "color": RESUME_COLOR}} for x in history.resume_points]
     resume_labels = [{"text": t("train.chart_resumed"), "x": x, "xref": "x", "y": 1, "yref": "y domain",
                       "xanchor": "right", "yanchor": "top", "showarrow": False} for x in history.resume_points]
+    # A dotted line where the run stopped inside an epoch that no test has closed yet: that epoch is partial.
+    partial = history.partial_epoch()
+    stopped_at = [history.stop_points[-1]] if partial is not None else []
+    resume_lines += [{"type": "line", "x0": x, "x1": x, "xref": "x", "y0": 0, "y1": 1, "yref": "y domain",
+                      "line": {"dash": "dot", "color": RESUME_COLOR}} for x in stopped_at]
+    resume_labels += [{"text": t("train.chart_stopped", epoch=partial[0]), "x": x, "xref": "x", "y": STOPPED_LABEL_Y,
+                       "yref": "y domain", "xanchor": "right", "yanchor": "top", "showarrow": False} for x in stopped_at]
     return go.Figure(
         data=[*_loss_traces(history, "", TRAIN_COLOR, TEST_COLOR), accuracy],
         layout={

@@ -108,11 +108,25 @@ def status_message(snapshot: JobSnapshot, model, n_train: int) -> None:
 
 
 def epoch_table(history) -> pd.DataFrame:
+    """One row per test (epoch 0: before training). An epoch a Stop interrupted gets a last row of its own, labelled
+    partial: its examples are trained, its test comes when Continue has finished it."""
+    epochs = list(range(len(history.test_losses)))
+    examples = list(history.test_counter)
+    losses = [round(loss, 4) for loss in history.test_losses]
+    accuracy = [f"{100 * a:.2f}%" for a in history.test_accuracy]
+    partial = history.partial_epoch()
+    if partial is not None:
+        epoch, trained = partial
+        epochs = [str(number) for number in epochs]  # one type per column, or Arrow refuses the table
+        epochs.append(t("train.table_partial_epoch", epoch=epoch, examples=f"{trained:,}"))
+        examples.append(history.stop_points[-1])
+        losses.append(None)
+        accuracy.append("—")
     return pd.DataFrame({
-        t("train.table_epoch"): range(len(history.test_losses)),
-        t("train.table_examples"): history.test_counter,
-        t("train.table_test_loss"): [round(loss, 4) for loss in history.test_losses],
-        t("train.table_accuracy"): [f"{100 * a:.2f}%" for a in history.test_accuracy],
+        t("train.table_epoch"): epochs,
+        t("train.table_examples"): examples,
+        t("train.table_test_loss"): losses,
+        t("train.table_accuracy"): accuracy,
     })
 
 
