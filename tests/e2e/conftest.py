@@ -76,9 +76,9 @@ LOG_TROUBLE = re.compile(
     r"|Stack \(most recent call last\)"  # the stack Streamlit logs under some warnings (stack_info=True)
     rf"|{PYTHON_WARNING.pattern}"
 )
-# Not a Streamlit warning: Pillow (Python's warnings module) says so when an image's EXIF block is damaged. The Draw
-# page's hostile-file browser test uploads such images on purpose; the page reads them as stored or refuses them
-# with a message (mnist_core.preprocess), and warnings.catch_warnings cannot silence one thread on Python 3.11.
+# Not a Streamlit warning, and not a defect: Pillow (Python's warnings module) says so when an uploaded photo's EXIF
+# block is damaged (tests/fuzz_cases/corrupt_exif_*.jpg); the Draw page then reads it as stored (mnist_core.preprocess),
+# and warnings.catch_warnings cannot silence one thread on Python 3.11. A browser test may upload such a photo.
 EXPECTED_LOG_LINES = re.compile(r"PIL/\w+\.py:\d+: UserWarning: (Corrupt EXIF data|Possibly corrupt EXIF)")
 LOG_LINES_SHOWN = 15  # per warning or traceback: the first line and the last ones, where the exception is named
 
