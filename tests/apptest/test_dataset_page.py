@@ -181,3 +181,18 @@ def test_a_session_model_reads_every_sample_and_the_wrong_ones_are_marked(traine
     right = sum(guess == label for guess, label in zip(predicted, labels))
     note = next(caption.value for caption in app.caption if f"{MAX_SAMPLES}" in caption.value and "✗" in caption.value)
     assert f"{right}" in note and "3" in note  # right of shown, and the model's epochs
+
+
+def test_controls_and_a_page_switch_make_streamlit_log_no_warning():
+    from tests.apptest.streamlit_log import messages, streamlit_warnings
+
+    with streamlit_warnings() as logged:
+        app = open_dataset_page()
+        app.slider(key="dataset_count").set_value(12).run()
+        app.selectbox(key="dataset_digit").set_value(3).run()
+        app.button(key="dataset_reshuffle").click().run()
+        app.switch_page("pages/home.py").run()
+        app.switch_page(DATASET_PAGE).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert not logged, messages(logged)
+    assert grid_labels(app) == [3] * 12  # kept across the page switch
