@@ -121,7 +121,11 @@ def epoch_actions(model: TrainingState | None, snapshot: JobSnapshot) -> None:
 
 def describe_current(model: TrainingState) -> str:
     network = t(f"lab.preset_{preset_name(model.spec)}")
-    return t("train.checkpoint_model", epoch=model.epochs_done, accuracy=percent(last_accuracy(model)), network=network)
+    accuracy = percent(last_accuracy(model))
+    if model.examples_into_epoch:  # stopped inside an epoch: named as the sidebar names it
+        return t("train.checkpoint_model_partial", epochs=model.epochs_done, epoch=model.epochs_done + 1,
+                 examples=f"{model.examples_into_epoch:,}", accuracy=accuracy, network=network)
+    return t("train.checkpoint_model", epoch=model.epochs_done, accuracy=accuracy, network=network)
 
 
 def describe_pending(pending: Pending) -> str:

@@ -562,3 +562,20 @@ def test_examples_seen_counts_a_stopped_runs_partial_epoch(trained_state):
     app.run()
     seen = next(m.value for m in app.metric if m.label == EN["train.metric_examples"])
     assert seen == f"{trained_state.examples_seen + 3_904:,}"
+
+
+def test_the_question_names_a_model_stopped_inside_an_epoch_as_partial(trained_state):
+    state = load_checkpoint(checkpoint_bytes(trained_state))
+    state.examples_seen += 640  # stopped 640 examples into epoch 4
+    state.history.stop_points.append(state.examples_seen)
+    app = open_train_page()
+    app.session_state[SESSION_KEY].load_checkpoint(checkpoint_bytes(state), name="stopped.pt")
+    app.run()
+    app.file_uploader(key="train_upload").set_value(
+        ("older.pt", older_checkpoint(trained_state), "application/octet-stream")).run()
+    current = EN["train.checkpoint_model_partial"].format(
+        epochs=3, epoch=4, examples="640", accuracy=f"{trained_state.history.test_accuracy[-1]:.1%}",
+        network=EN["lab.preset_tutorial"])
+    assert app.warning[0].value.startswith(EN["train.checkpoint_replace_question"].format(
+        current=current, new=EN["train.checkpoint_model_from_file"].format(epoch=1, accuracy="81.2%", name="older.pt")))
+    assert app.session_state[SESSION_KEY].model().examples_into_epoch == 640  # not replaced before Replace
