@@ -69,6 +69,8 @@ EXCEPTION_BOX = "[data-testid='stException']"
 # tell a warning from an info line.
 SERVER_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LOG_RECORD_START = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")  # a line that SERVER_LOG_FORMAT begins
+# A traceback that is no log record's: printed by a dying thread, after whatever line came before it.
+OWN_TRACEBACK = re.compile(r"^(Exception in thread |Traceback \(most recent call last\))")
 PYTHON_WARNING = re.compile(r"^\S.*:\d+: \w*Warning: ")  # Python's warnings module: "path.py:12: FutureWarning: ..."
 LOG_TROUBLE = re.compile(
     r"^\S+ \S+ (WARNING|ERROR|CRITICAL) "  # a log record at warning level or above, Streamlit's or any library's
@@ -80,7 +82,7 @@ LOG_TROUBLE = re.compile(
 # block is damaged (tests/fuzz_cases/corrupt_exif_*.jpg); the Draw page then reads it as stored (mnist_core.preprocess),
 # and warnings.catch_warnings cannot silence one thread on Python 3.11. A browser test may upload such a photo.
 EXPECTED_LOG_LINES = re.compile(r"PIL/\w+\.py:\d+: UserWarning: (Corrupt EXIF data|Possibly corrupt EXIF)")
-LOG_LINES_SHOWN = 15  # per warning or traceback: the first line and the last ones, where the exception is named
+LOG_LINES_SHOWN = 15  # a longer warning or traceback is cut to its first line, the project's frames and its last
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
@@ -124,17 +126,33 @@ def new_log_trouble(path: Path) -> list[str]:
     troubles: list[str] = []
     number = 0
     while number < len(lines):
-        end = number + 1  # the report runs to the next log record or Python warning
-        while end < len(lines) and not (LOG_RECORD_START.match(lines[end]) or PYTHON_WARNING.search(lines[end])):
+        end = number + 1  # the report runs to the next log record, Python warning or traceback of its own
+        in_trouble = bool(LOG_TROUBLE.search(lines[number]) or OWN_TRACEBACK.match(lines[number]))
+        while end < len(lines) and not (LOG_RECORD_START.match(lines[end]) or PYTHON_WARNING.search(lines[end])
+                                        or (not in_trouble and OWN_TRACEBACK.match(lines[end]))):
             end += 1
         block = lines[number:end]
         trouble = [line for line in block if LOG_TROUBLE.search(line)]
         if trouble and not all(EXPECTED_LOG_LINES.search(line) for line in trouble):
-            if len(block) > LOG_LINES_SHOWN:
-                block = [block[0], "    ...", *block[-(LOG_LINES_SHOWN - 2):]]
-            troubles.append("\n".join(block))
+            troubles.append("\n".join(_shortened(block)))
         number = end
     return troubles
+
+
+def _shortened(block: list[str]) -> list[str]:
+    """A long report cut to its first line, the project's own frames (file and code line) and its last line,
+    where a traceback names the exception."""
+    if len(block) <= LOG_LINES_SHOWN:
+        return block
+    own_frames = [number for number, line in enumerate(block)
+                  if line.lstrip().startswith('File "') and "site-packages" not in line]
+    kept = sorted({0, *own_frames, *(number + 1 for number in own_frames), len(block) - 1} & set(range(len(block))))
+    shown = []
+    for previous, number in zip([-1, *kept], kept):
+        if number > previous + 1:
+            shown.append("    ...")
+        shown.append(block[number])
+    return shown
 
 
 def _take_log_trouble() -> list[str]:

@@ -60,3 +60,13 @@ def test_each_line_is_reported_once(tmp_path):
     with log.open("a") as more:
         more.write(PANDAS_WARNING)
     assert new_log_trouble(log) == [PANDAS_WARNING.rstrip("\n")]
+
+
+def test_a_long_stack_keeps_the_projects_frames_and_the_exception(tmp_path):
+    library_frames = "".join(f'  File "/venv/lib/python3.11/site-packages/lib.py", line {n}, in f\n    f()\n'
+                             for n in range(20))
+    own_frame = '  File "/work/main/pages/home.py", line 31, in <module>\n    st.number_input("demo")\n'
+    traceback = f"Traceback (most recent call last):\n{own_frame}{library_frames}ValueError: boom\n"
+    (trouble,) = check(tmp_path, QUIET, traceback)
+    assert trouble.splitlines() == ["Traceback (most recent call last):", *own_frame.splitlines(), "    ...",
+                                    "ValueError: boom"]
