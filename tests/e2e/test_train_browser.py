@@ -200,7 +200,9 @@ def test_upload_a_bad_file_then_a_checkpoint_and_pick_a_confusion_cell(page, app
     expect(gallery).to_contain_text(pair_words(4, 9))  # the page's default pair
     # Everything above the matrix has drawn, so it stays where the click aims.
     expect(page.locator(".st-key-train_grid .js-plotly-plot")).to_have_count(1)
-    expect(page.get_by_test_id("stDataFrame")).to_be_visible()
+    tables = page.get_by_test_id("stDataFrame")  # the epochs' table, and the saved checkpoints' list
+    expect(tables.first).to_be_visible()
+    expect(tables.last).to_be_visible()
     matrix = page.locator(".st-key-train_confusion .js-plotly-plot")
     for _ in range(3):  # Plotly picks the point under the pointer on hover, which can lag the click
         matrix.scroll_into_view_if_needed()  # a click lands only inside the window
@@ -245,6 +247,9 @@ def test_a_second_user_waits_for_the_only_training_slot(browser):
             set_number(user, EN["train.batch_size_train"], 2)  # 3 epochs of 2,000 tiny steps: still running below
         progress = "[data-testid='stProgress']"
         press(first, "train_start", then=first.locator(progress))
+        # It trains, not only starts: a Stop during its first test would end "before any step" (on a busy
+        # machine that test can take longer than the second learner's steps below).
+        wait_for_chart(first, "el.data[0].x.length >= 2")
 
         waiting = second.get_by_text(EN["train.waiting_position"].format(position=1, busy=1, slots=1), exact=True)
         press(second, "train_start", then=waiting)
