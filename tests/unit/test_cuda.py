@@ -11,21 +11,9 @@ from dataclasses import replace
 import pytest
 import torch
 
-from mnist_core import (
-    BatchEvent,
-    MnistData,
-    StoppedEvent,
-    TestEvent,
-    TrainConfig,
-    TrainingDiverged,
-    checkpoint_bytes,
-    load_checkpoint,
-    new_training_state,
-    normalize,
-    train,
-)
+from mnist_core import MnistData, TrainConfig, checkpoint_bytes, load_checkpoint, new_training_state, normalize, train
 from mnist_core.training.cuda_graph import CudaGraphStep
-from mnist_core.training.engine import EagerStep, make_optimizer
+from mnist_core.training.engine import BatchEvent, EagerStep, StoppedEvent, TestEvent, TrainingDiverged, make_optimizer
 from mnist_core.network.tutorial import tutorial_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
