@@ -2,7 +2,13 @@
 
 The loop follows the seed tutorial: test once before training, then for each epoch train
 on shuffled batches (recording the loss every ``log_interval`` batches) and test again.
-Batches are slices of tensors already on the device; no per-sample transforms.
+Each batch is one ``sgd_step``, the tutorial's five lines, on a slice of tensors already on the
+device; no per-sample transforms. An epoch a Stop interrupts stays partial until the next run
+finishes it, in the same order: stopped and continued, a run trains what it would straight through.
+
+    state = new_training_state(TrainConfig(n_epochs=3))
+    for event in train(state, data):        # TestEvent, BatchEvent..., TestEvent, ...
+        ...
 """
 
 from __future__ import annotations
@@ -257,7 +263,7 @@ def train(
         state.history.resume_points.append(state.examples_seen)
     run.last_good = _snapshot(state, state.shuffle_generator.get_state())
     for epoch in range(state.epochs_done + 1, state.epochs_done + n_epochs + 1):
-        finished = yield from train_epoch(run, epoch)
+        finished = yield from _train_epoch(run, epoch)
         if not finished:
             return
         yield _end_epoch(run, epoch)
@@ -310,7 +316,7 @@ def _start_run(state: TrainingState, data: MnistData, n_epochs: int, should_stop
     return _Run(state, data, step, should_stop, threads, dropout_stream)
 
 
-def train_epoch(run: _Run, epoch: int) -> Generator[Event, None, bool]:
+def _train_epoch(run: _Run, epoch: int) -> Generator[Event, None, bool]:
     """One epoch (or the rest of one a Stop interrupted): shuffled batches, a BatchEvent every log_interval.
 
     Returns True when the epoch ran to its end, False after yielding a StoppedEvent.
