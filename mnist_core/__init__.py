@@ -24,6 +24,7 @@ from .training.engine import (
     evaluate,
     new_training_state,
     predict,
+    sgd_step,
     train,
 )
 from .network.tutorial import FLAT_FEATURES, tutorial_model, tutorial_spec
@@ -37,5 +38,5 @@ __all__ = [
     "NetSpec", "PRESETS", "Recipe", "STD", "SpecError", "StoppedEvent", "TestEvent", "TrainConfig", "TrainingDiverged", "TrainingState",
     "apply_config", "available_devices", "build_model", "check_spec", "checkpoint_bytes", "config_errors", "conv_output_size", "evaluate", "get_preset", "load_checkpoint",
     "load_mnist", "new_training_state", "normalize", "pool_output_size", "predict", "resolve_device",
-    "same_padding", "save_checkpoint", "to_pixels", "train", "tutorial_model", "tutorial_spec",
+    "same_padding", "save_checkpoint", "sgd_step", "to_pixels", "train", "tutorial_model", "tutorial_spec",
 ]
