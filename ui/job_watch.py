@@ -6,6 +6,9 @@ it polls while the job runs, and asks for one full run when the job has ended (t
 need it). A page that shows no view of the job leaves the watching to the sidebar, which calls watch_job with
 no views. So the progress line, the live panel and the sidebar can never show two moments of one run.
 
+This relies on a fragment writing into containers made outside it, st.sidebar included (Streamlit 1.67's
+st.fragment; each must get a write in the full run, which the watcher's first drawing gives it).
+
     progress_place = st.container()
     ...
     watch_job([JobView(progress_place, draw_progress)], every=LIVE_REFRESH_SECONDS)
