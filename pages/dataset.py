@@ -1,6 +1,5 @@
 """The tutorial's "observe the test data" step, made interactive."""
 
-import math
 import random
 from dataclasses import dataclass
 
@@ -11,6 +10,7 @@ import torch
 from mnist_core import MEAN, STD, TrainConfig, get_preset, predict, to_pixels
 from mnist_core.data import DATA_DIR_ENV, N_CLASSES, SOURCE_EMBEDDED
 from mnist_core.inference import inference_model
+from mnist_core.runtime.progress import FULL_MNIST_TRAIN, TUTORIAL_FULL_MNIST_ACCURACY, sgd_steps
 from mnist_core.samples import MAX_SAMPLES, MIN_SAMPLES, SampleError, class_counts, pick_samples, pixel_stats
 from ui.data import data_or_stop
 from ui.dataset_charts import (
@@ -29,8 +29,6 @@ SEED_LIMIT = 2**31 - 1  # torch.Generator.manual_seed takes any int; keep it typ
 # The Digit box's "no filter" option. Not None: a None kept for a selectbox's key reads to Streamlit as
 # "nothing chosen", and the box went blank.
 ALL_DIGITS = "all"
-FULL_MNIST_TRAIN = 60_000  # images in MNIST's own training split
-TUTORIAL_FULL_MNIST_ACCURACY = 97.1  # percent: the tutorial's test accuracy after its 3 epochs on full MNIST
 SESSION_MODEL_KEY = "dataset_session_model"  # a CPU copy of the session's model, made once per published model
 
 
@@ -41,11 +39,6 @@ class Samples:
     picked: torch.Tensor  # positions in the split
     pixels: torch.Tensor  # uint8, len(picked) x 1 x 28 x 28
     labels: list[int]
-
-
-def sgd_steps(n_train: int, config: TrainConfig) -> int:
-    """Optimizer steps in a run of config.n_epochs over n_train images (the last batch of an epoch may be short)."""
-    return config.n_epochs * math.ceil(n_train / config.batch_size_train)
 
 
 @st.cache_resource(show_spinner=False)
@@ -65,8 +58,8 @@ def embedded_notice(data) -> None:
     tutorial = TrainConfig()  # the tutorial's settings, which the Train page starts from
     st.info(t(
         "dataset.embedded_notice", n_train=data.n_train, n_test=data.n_test, variable=DATA_DIR_ENV,
-        epochs=tutorial.n_epochs, batch=tutorial.batch_size_train, steps=sgd_steps(data.n_train, tutorial),
-        full_steps=sgd_steps(FULL_MNIST_TRAIN, tutorial), accuracy=get_preset("tutorial").expected_accuracy,
+        epochs=tutorial.n_epochs, batch=tutorial.batch_size_train, steps=sgd_steps(data.n_train, tutorial.batch_size_train, tutorial.n_epochs),
+        full_steps=sgd_steps(FULL_MNIST_TRAIN, tutorial.batch_size_train, tutorial.n_epochs), accuracy=get_preset("tutorial").expected_accuracy,
         full_accuracy=TUTORIAL_FULL_MNIST_ACCURACY, modern_accuracy=get_preset("modern").expected_accuracy,
     ))
 

@@ -3,13 +3,13 @@ schedule with its curve over the planned steps, and augmentation with a live gri
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
 from mnist_core import ConfigError, MnistData, Recipe, TrainConfig, to_pixels
+from mnist_core.runtime.progress import sgd_steps
 from mnist_core.training.augment import AUGMENTATIONS, augmented_grid
 from mnist_core.training.recipe import OPTIMIZERS, SCHEDULES, check_recipe_for_config, learning_rate_curve
 from ui.i18n import t
@@ -100,7 +100,7 @@ def _rate_curve(config: TrainConfig, recipe: Recipe, total_steps: int) -> tuple[
 
 
 def _schedule_chart(config: TrainConfig, recipe: Recipe, n_train: int) -> None:
-    total_steps = config.n_epochs * math.ceil(n_train / config.batch_size_train)
+    total_steps = sgd_steps(n_train, config.batch_size_train, config.n_epochs)
     steps, rates = _rate_curve(config, recipe, total_steps)
     figure = go.Figure(go.Scatter(x=steps, y=rates, mode="lines", line={"color": "#1f77b4"},
                                   hovertemplate=t("lab.rate_hover") + "<extra></extra>"))
