@@ -8,7 +8,7 @@ import streamlit as st
 
 from mnist_core import Recipe
 from mnist_core.network.tutorial import tutorial_spec
-from mnist_core.runtime import RunRecord, TrainingSession
+from mnist_core.runtime import RunOrigin, RunRecord, TrainingSession
 from mnist_core.network.spec import NetSpec, trace_spec
 from ui import train_charts
 from ui.i18n import t
@@ -31,7 +31,7 @@ def run_label(record: RunRecord) -> str:
     """Names a run by what sets it apart: its network (preset or custom) and size, its optimizer and rate. Not
     its epochs: Continue changes them, and a selectbox keeps showing the label its option had when picked."""
     spec, config = _network(record), record.config
-    origin = t("train.run_uploaded", name=record.name) if record.origin == "uploaded" else ""
+    origin = t("train.run_uploaded", name=record.name) if record.origin == RunOrigin.UPLOADED else ""
     return t("lab.run_label", number=record.run_id, network=t(f"lab.preset_{preset_name(spec)}"),
              parameters=f"{trace_spec(spec).total_parameters:,}",
              optimizer=t(f"lab.optimizer_{_recipe(record).optimizer}"), lr=f"{config.learning_rate:g}") + origin

@@ -1,7 +1,7 @@
 """Per-browser-session model and training job (Streamlit glue over mnist_core.runtime).
 
 Contract used by other pages (sidebar, drawing page):
-- summary_of(session, snapshot) -> ModelSummary: status "none" | "training" | "trained", epochs_done,
+- summary_of(session, snapshot) -> ModelSummary: a ModelStatus (none, training, trained), epochs_done,
   accuracy, partial_examples (of an epoch a Stop interrupted), read from a snapshot the caller took
   (ui.job_watch draws every view of the job from one).
 - session_model() -> TrainingState | None: a copy of this session's latest weights (as of the last epoch
@@ -27,6 +27,7 @@ import re
 import secrets
 import tempfile
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -53,9 +54,17 @@ T = TypeVar("T")
 LIVE_REFRESH_SECONDS = 1.0  # how often a page polls a running job: at least once a second, as asked; each poll redraws a Plotly chart in the learner's browser
 
 
+class ModelStatus(StrEnum):
+    """What the sidebar says of this session's model; each names its text, app.model_<status> in the locales."""
+
+    NONE = "none"  # nothing trained or uploaded yet
+    TRAINING = "training"  # a job waits for a slot or trains (JobStatus.active())
+    TRAINED = "trained"  # a model is ready to use
+
+
 @dataclass(frozen=True)
 class ModelSummary:
-    status: str  # "none", "training" or "trained"
+    status: ModelStatus
     epochs_done: int = 0
     accuracy: float | None = None  # last test accuracy, 0-1
     partial_examples: int = 0  # examples trained in the epoch after epochs_done, when a Stop interrupted it
@@ -115,11 +124,11 @@ def get_session() -> TrainingSession:
 def summary_of(session: TrainingSession, snapshot: JobSnapshot) -> ModelSummary:
     """What the sidebar says about the model, read from snapshot while it trains (the page's views read the same)."""
     if snapshot.active:
-        return ModelSummary("training", snapshot.epochs_done, _last_accuracy(snapshot.history.test_accuracy))
+        return ModelSummary(ModelStatus.TRAINING, snapshot.epochs_done, _last_accuracy(snapshot.history.test_accuracy))
     model = session.model()
     if model is None:
-        return ModelSummary("none")
-    return ModelSummary("trained", model.epochs_done, _last_accuracy(model.history.test_accuracy),
+        return ModelSummary(ModelStatus.NONE)
+    return ModelSummary(ModelStatus.TRAINED, model.epochs_done, _last_accuracy(model.history.test_accuracy),
                         model.examples_into_epoch)
 
 

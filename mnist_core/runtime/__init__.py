@@ -8,7 +8,7 @@
 from .epoch_checkpoints import MAX_EPOCH_CHECKPOINTS, EpochCheckpoint, MissingEpochError
 from .job import JobBusyError, JobSnapshot, JobStatus, TrainingJob, copy_state
 from .limiter import ServerBusyError, SlotLimiter, SlotTicket, default_limiter
-from .session import RunRecord, SessionRegistry, TrainingSession, session_idle_seconds
+from .session import RunOrigin, RunRecord, SessionRegistry, TrainingSession, session_idle_seconds
 
 __all__ = [
     "MAX_EPOCH_CHECKPOINTS",
@@ -17,7 +17,7 @@ __all__ = [
     "JobSnapshot",
     "JobStatus",
     "MissingEpochError",
-    "RunRecord",
+    "RunOrigin", "RunRecord",
     "ServerBusyError",
     "SessionRegistry",
     "SlotLimiter",

@@ -18,6 +18,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from ..checkpoint import load_checkpoint
@@ -46,13 +47,20 @@ def session_idle_seconds() -> float:
     return minutes * 60
 
 
+class RunOrigin(StrEnum):
+    """Where a run's weights came from: the run list labels uploads by their file name."""
+
+    TRAINED = "trained"  # trained from scratch in this session
+    UPLOADED = "uploaded"  # read from a checkpoint file
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """One line of the session's run list: a training from scratch or an uploaded checkpoint."""
 
     run_id: int
     config: TrainConfig
-    origin: str  # "trained" or "uploaded"
+    origin: RunOrigin
     name: str = ""  # the uploaded file's name
     spec: NetSpec | None = None  # the run's network and recipe, for the run list and comparison
     recipe: Recipe | None = None
@@ -93,7 +101,7 @@ class TrainingSession:
             archived = self.job.snapshot().history
             if not self.job.start(state, data, checkpoint_path=self.checkpoint_path, new_run=True):
                 return False
-            self._begin_run(state, RunRecord(next(self._run_ids), config, "trained", spec=state.spec,
+            self._begin_run(state, RunRecord(next(self._run_ids), config, RunOrigin.TRAINED, spec=state.spec,
                                                   recipe=state.recipe), archived)
             return True
 
@@ -141,7 +149,7 @@ class TrainingSession:
             delete_run_files(self.checkpoint_path)
             saved = self.job.save_epoch_quietly(state, self.checkpoint_path, source=name)
             self.job.adopt(state, () if saved is None else (saved,))
-            self._begin_run(state, RunRecord(next(self._run_ids), state.config, "uploaded", name,
+            self._begin_run(state, RunRecord(next(self._run_ids), state.config, RunOrigin.UPLOADED, name,
                                                   state.spec, state.recipe), archived)
             # Under the lock: a job started right after must not have its checkpoint overwritten by this one.
             self.job.save_quietly(state, self.checkpoint_path)

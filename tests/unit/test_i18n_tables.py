@@ -7,6 +7,7 @@ import pytest
 
 from tests.conftest import ROOT
 from ui.i18n import DEFAULT_LANGUAGE, languages, strings
+from ui.session import ModelStatus
 
 OTHER_LANGUAGES = [code for code in languages() if code != DEFAULT_LANGUAGE]
 LITERAL_KEY = re.compile(r"""\bt\(\s*["']([a-z_]+\.[a-z0-9_.]+)["']""")
@@ -77,7 +78,7 @@ def test_keys_built_at_run_time_exist():
     built += [f"app.source_{source}" for source in (SOURCE_FOLDER, SOURCE_DOWNLOAD, SOURCE_EMBEDDED)]
     built += [f"app.skipped_{source}" for source in (SKIPPED_FOLDER, SKIPPED_CACHE, SKIPPED_DOWNLOAD)]
     built += [f"app.device_{kind}" for kind in ("cpu", "cuda", "mps")]
-    built += [f"app.model_{status}" for status in ("none", "training", "trained")]
+    built += [f"app.model_{status}" for status in ModelStatus]
     built += [f"dataset.split_{split}" for split in ("train", "test")]
     english = strings(DEFAULT_LANGUAGE)
     assert [key for key in built if key not in english] == []
