@@ -72,7 +72,7 @@ HISTORY_RULES = {
     "test_counter": (int, 0, None),
     "test_accuracy": (float, 0, 1),
     "resume_points": (int, 0, None),
-    "stop_points": (int, 0, None),  # absent from files written before it: none
+    "stop_points": (int, 0, None),  # absent from older files: derived (_mark_legacy_stop)
 }
 SHOWN_KEYS = 8  # of a mismatched state_dict, list this many keys in a message
 
@@ -444,6 +444,15 @@ def _history_from_payload(values: object, name: str) -> History:
         raise CheckpointError(f"{name} has an invalid history: {exc}") from exc
 
 
+def _mark_legacy_stop(history: History, saved: dict, examples_seen: int) -> None:
+    """A file from before stop_points that was stopped inside an epoch (examples seen past its last test) gets the
+    stop point its run would record now, so the table and chart (History.partial_epoch) call that epoch partial as
+    the sidebar and Continue (TrainingState.examples_into_epoch) do."""
+    tested = history.test_counter
+    if "stop_points" not in saved and len(tested) and examples_seen > tested[-1]:
+        history.stop_points.append(examples_seen)
+
+
 # --- the whole file ---------------------------------------------------------------------------------------
 
 def _state_from_payload(payload: object, name: str, device: torch.device) -> TrainingState:
@@ -472,6 +481,7 @@ def _state_from_payload(payload: object, name: str, device: torch.device) -> Tra
     epochs_done, examples_seen = payload["epochs_done"], payload["examples_seen"]
     if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (epochs_done, examples_seen)):
         raise CheckpointError(f"{name} has invalid progress counters.")
+    _mark_legacy_stop(history, payload["history"], examples_seen)
     rng = payload["rng"] if isinstance(payload["rng"], dict) else {}
     shuffle_state = _check_rng_state(rng["shuffle"], name, "shuffle") if "shuffle" in rng else None
     torch_rng_state = _check_rng_state(rng["torch"], name, "torch") if rng.get("torch") is not None else None

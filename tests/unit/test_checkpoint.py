@@ -351,3 +351,28 @@ def test_channels_last_weights_are_plain_tensors():
 def test_a_folder_is_refused_with_a_reason(tmp_path):
     with pytest.raises(CheckpointError, match="is a folder"):
         load_checkpoint(tmp_path)
+
+
+# --- files from before stop_points: one answer to "is the last epoch partial" --------------------------------
+
+def payload_before_stop_points(examples_past_last_test: int) -> dict:
+    """A file as written before stop_points existed: one epoch of 60,000 examples tested, then
+    ``examples_past_last_test`` more trained before it was saved."""
+    payload = fresh_payload()
+    payload["epochs_done"], payload["examples_seen"] = 1, 60_000 + examples_past_last_test
+    payload["history"] = {"train_losses": [2.3, 0.4], "train_counter": [640, 60_000], "test_losses": [2.3, 0.2],
+                          "test_counter": [0, 60_000], "test_accuracy": [0.1, 0.94], "resume_points": []}
+    return payload
+
+
+def test_an_old_file_stopped_inside_an_epoch_is_partial_to_every_view():
+    state = load_checkpoint(saved(payload_before_stop_points(640)))
+    assert state.examples_into_epoch == 640  # the sidebar's and Continue's answer
+    assert state.history.partial_epoch() == (2, 640)  # the table's and chart's answer
+    assert list(state.history.stop_points) == [60_640]
+
+
+def test_an_old_file_saved_at_an_epoch_end_stays_whole():
+    state = load_checkpoint(saved(payload_before_stop_points(0)))
+    assert state.examples_into_epoch == 0 and state.history.partial_epoch() is None
+    assert list(state.history.stop_points) == []
