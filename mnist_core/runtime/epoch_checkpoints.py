@@ -4,6 +4,9 @@
     checkpoint-epoch-1.pt    the weights as epoch 1 of the current run ended
     checkpoint-epoch-2.pt    ...
 
+A run that began from a file stopped inside an epoch lists that file as its first entry, under its finished epochs
+and labelled partial (``examples_into_epoch``): it is the only way back to the state the run began from.
+
 The files live in the session's folder, so the session registry deletes them with it. A new run (Train, or an
 uploaded checkpoint) deletes the previous run's files first. A run keeps at most MAX_EPOCH_CHECKPOINTS files and
 MAX_EPOCH_CHECKPOINT_BYTES of them; beyond either, its oldest epochs go first.
@@ -48,6 +51,9 @@ class EpochCheckpoint:
     path: Path
     size_bytes: int
     source: str = ""  # the uploaded file's name when this entry is the checkpoint a run began from
+    # Examples trained past ``epoch`` epochs: non-zero only for a checkpoint a run began from that was stopped
+    # inside an epoch (a run saves its own entries at epoch ends). Such an entry is partial, never a finished epoch.
+    examples_into_epoch: int = 0
 
 
 def epoch_checkpoint_path(checkpoint_path: str | os.PathLike, epoch: int) -> Path:
@@ -62,7 +68,8 @@ def save_epoch_checkpoint(state: TrainingState, checkpoint_path: str | os.PathLi
     accuracies = state.history.test_accuracy
     return EpochCheckpoint(epoch=state.epochs_done, examples_seen=state.examples_seen,
                            test_accuracy=float(accuracies[-1]) if len(accuracies) else None,
-                           path=path, size_bytes=path.stat().st_size, source=source)
+                           path=path, size_bytes=path.stat().st_size, source=source,
+                           examples_into_epoch=state.examples_into_epoch)
 
 
 def add_within_bounds(entries: tuple[EpochCheckpoint, ...], new: EpochCheckpoint) -> tuple[EpochCheckpoint, ...]:

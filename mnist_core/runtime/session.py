@@ -138,6 +138,8 @@ class TrainingSession:
 
     def adopt_checkpoint(self, state: TrainingState, name: str = "checkpoint") -> TrainingState:
         """Make ``state`` (from read_checkpoint) the current state, as a new run whose first saved epoch it is.
+        A file stopped inside an epoch is listed under its finished epochs with ``examples_into_epoch`` set, so
+        every view labels it partial.
 
         The previous run's epoch files go. JobBusyError (and nothing changes) while a job is training.
         """

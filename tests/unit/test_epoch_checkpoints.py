@@ -71,6 +71,20 @@ def test_an_upload_starts_a_run_whose_first_entry_it_is(small_data, tmp_path, tr
     assert [(entry.epoch, entry.source) for entry in session.epoch_checkpoints()] == [(3, "three.pt"), (4, "")]
 
 
+def test_an_upload_stopped_inside_an_epoch_is_listed_as_partial_not_as_a_finished_epoch(small_data, tmp_path,
+                                                                                        trained_state):
+    stopped = load_checkpoint(checkpoint_bytes(trained_state))
+    stopped.examples_seen += 64  # stopped one batch into epoch 4 (small_data's epochs are 512 examples)
+    stopped.history.stop_points.append(stopped.examples_seen)
+    session = TrainingSession(tmp_path / "checkpoint.pt", SlotLimiter(1))
+    session.load_checkpoint(checkpoint_bytes(stopped), name="stopped.pt")
+    (entry,) = session.epoch_checkpoints()
+    assert (entry.epoch, entry.examples_into_epoch, entry.source) == (3, 64, "stopped.pt")
+    assert session.continue_training(1, small_data)  # finishes epoch 4: a whole epoch, listed as one
+    finish(session)
+    assert [(entry.epoch, entry.examples_into_epoch) for entry in session.epoch_checkpoints()] == [(3, 64), (4, 0)]
+
+
 def test_loading_epoch_one_gives_epoch_ones_weights_and_keeps_the_list(small_data, tmp_path):
     one_epoch = TrainingSession(tmp_path / "one" / "checkpoint.pt", SlotLimiter(1))
     one_epoch.start_new(config(n_epochs=1), small_data)
