@@ -7,7 +7,7 @@ need it). A page that shows no view of the job leaves the watching to the sideba
 no views. So the progress line, the live panel and the sidebar can never show two moments of one run.
 
 This relies on a fragment writing into containers made outside it, st.sidebar included (Streamlit 1.67's
-st.fragment; each must get a write in the full run, which the watcher's first drawing gives it).
+st.fragment; each must get a write in the full run: the watcher's first drawing adds a container to each).
 
     progress_place = st.container()
     ...
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from ui.i18n import t
+from ui.navigation import PAGE_WATCHES_KEY  # the sidebar then draws no second watcher
 from ui.session import get_session, keep_alive_seconds, summary_of
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
     from mnist_core.runtime import JobSnapshot, TrainingSession
 
-PAGE_WATCHES_KEY = "job_watch_page_watches"  # set by a page's watcher in this run: the sidebar draws no second one
 
 
 @dataclass(frozen=True)
@@ -69,10 +69,14 @@ def watch_job(views: Sequence[JobView], every: float, in_sidebar: bool = False) 
     def redraw() -> None:
         session = get_session()
         now = first.pop() if first else session.snapshot()  # the only snapshot this drawing reads
-        if active_at_start and not now.active:
-            st.rerun()  # the job ended: results, buttons and checkpoints need a full run
+        if active_at_start != now.active:
+            # The job ended (results, buttons and checkpoints need a full run), or another tab of this session
+            # started one (this page then polls at the live rate, its buttons turn to Stop).
+            st.rerun()
         for view in views:
-            with view.place:
+            # A fragment may only write into an outside container that the full run wrote into; a view
+            # drawing nothing (no progress while idle) would leave it empty, so each gets its own container.
+            with view.place, st.container():
                 view.draw(now)
         with st.container() if in_sidebar else st.sidebar:
             model_status(session, now)

@@ -30,6 +30,9 @@ PAGES = (
 # Input widgets keep their values across a visit to another page with Streamlit's own persist_state="session"
 # on each widget (Streamlit 1.67), so nothing here lists their keys.
 ROUTED_KEY = "routed_by_app"  # st.session_state: app.py has run for this browser session
+# Set by a page's job watcher (ui/job_watch.py) for the sidebar of the same run; cleared here at the start of
+# every run, so a page that stopped before the sidebar was drawn leaves no flag for the next run.
+PAGE_WATCHES_KEY = "job_watch_page_watches"
 
 
 def mark_routed() -> None:
@@ -37,6 +40,7 @@ def mark_routed() -> None:
     import streamlit as st
 
     st.session_state[ROUTED_KEY] = True
+    st.session_state.pop(PAGE_WATCHES_KEY, None)
 
 
 def ensure_router() -> None:

@@ -87,8 +87,8 @@ def test_modern_with_leaky_relu_trains_compares_and_reads_a_drawing(page, app_ur
     expect(compare).to_have_count(1)
     names = compare.evaluate("el => el.data.map(trace => trace.name)")
     assert sum(name.startswith(EN["train.chart_accuracy"]) for name in names) == 2, names
-    first = page.locator(".st-key-train_compare_first_2 input").input_value()
-    second = page.locator(".st-key-train_compare_second_2 input").input_value()
+    first = page.locator(".st-key-train_compare_first input").input_value()
+    second = page.locator(".st-key-train_compare_second input").input_value()
     assert re.match(r"Run 1: tutorial, 21,840 parameters, SGD", first), first
     assert re.match(r"Run 2: custom, [\d,]+ parameters, AdamW", second), second
     expect(page.get_by_text(EN["lab.compare_table_note"].format(mark="≠"))).to_be_visible()

@@ -290,3 +290,24 @@ def test_progress_shows_beside_the_train_button_without_scrolling(page, app_url)
     finally:  # the job must not hold the shared server's slot
         press(page, "train_stop", then=page.get_by_text(EN["train.stopped"].split("{")[0], exact=False))
     assert_no_exception(page)
+
+
+def test_a_train_pressed_in_another_tab_of_the_session_shows_here(browser):
+    """Two tabs on one session link: the idle tab's watcher sees the other's job start, reruns and polls it,
+    instead of writing into a place its last full run left empty (Streamlit raised in an exception box)."""
+    with running_app({"MNIST_SESSION_IDLE_MINUTES": "0.2"}) as url:  # the idle tab's watcher ticks every 4 s
+        context = new_context(browser)
+        idle_tab = context.new_page()
+        open_app_page(idle_tab, url, "train")
+        busy_tab = context.new_page()
+        busy_tab.goto(idle_tab.url)  # the same ?session= link
+        busy_tab.wait_for_selector(".st-key-train_start button")
+        wait_idle(busy_tab)
+        set_number(busy_tab, EN["train.batch_size_train"], 2)  # 3 epochs of 2,000 tiny steps: still running below
+        progress = "[data-testid='stProgress']"
+        press(busy_tab, "train_start", then=busy_tab.locator(progress))
+        expect(idle_tab.locator(progress)).to_have_count(1, timeout=60_000)  # a few of its ticks on a busy machine
+        assert_no_exception(idle_tab)
+        press(idle_tab, "train_stop", then=idle_tab.get_by_text(EN["train.stopped"].split("{")[0], exact=False))
+        assert_no_exception(idle_tab)
+        context.close()
