@@ -228,11 +228,6 @@ def conv_parameters(in_channels: int, out_channels: int, f: int, bias: bool = Tr
     )
 
 
-def linear_parameters(in_features: int, out_features: int) -> int:
-    """Weights plus biases of one nn.Linear."""
-    return in_features * out_features + out_features
-
-
 # --- Layer chains ---------------------------------------------------------------------------
 
 Shape = tuple[int, int, int]  # (channels, height, width) of one image
@@ -284,60 +279,6 @@ class PoolLayer:
 
 
 Layer = ConvLayer | PoolLayer
-
-
-@dataclass(frozen=True)
-class LayerTrace:
-    layer: Layer
-    input_shape: Shape | None  # None: an earlier layer was impossible, this one is never reached
-    output_shape: Shape | None = None
-    parameters: int = 0
-    error: ShapeError | None = None
-
-    @property
-    def reached(self) -> bool:
-        return self.input_shape is not None
-
-
-@dataclass(frozen=True)
-class ChainTrace:
-    input_shape: Shape
-    layers: list[LayerTrace]
-
-    @property
-    def first_error(self) -> int | None:
-        """Index of the first impossible layer, or None when the whole chain works."""
-        return next((i for i, step in enumerate(self.layers) if step.error is not None), None)
-
-    @property
-    def output_shape(self) -> Shape | None:
-        if self.first_error is not None:
-            return None
-        return self.layers[-1].output_shape if self.layers else self.input_shape
-
-    @property
-    def total_parameters(self) -> int:
-        return sum(step.parameters for step in self.layers)
-
-
-def trace_chain(layers: list[Layer], input_shape: Shape) -> ChainTrace:
-    """Push an input shape through conv and pool layers; stop at the first impossible one."""
-    for name, value in zip(("input channels", "input height", "input width"), input_shape):
-        _check_at_least(name, value, 1)
-    shape: Shape | None = tuple(input_shape)
-    traces: list[LayerTrace] = []
-    for layer in layers:
-        if shape is None:
-            traces.append(LayerTrace(layer, None))
-            continue
-        try:
-            output = layer.output_shape(shape)
-            traces.append(LayerTrace(layer, shape, output, layer.parameters(shape)))
-            shape = output
-        except ShapeError as error:
-            traces.append(LayerTrace(layer, shape, error=error))
-            shape = None
-    return ChainTrace(tuple(input_shape), traces)
 
 
 def pytorch_output_shape(layer: Layer, input_shape: Shape) -> tuple[int, ...]:

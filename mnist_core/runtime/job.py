@@ -121,14 +121,6 @@ class JobSnapshot:
             return None
         return self.run_examples_done / self.elapsed_seconds
 
-    @property
-    def eta_seconds(self) -> float | None:
-        """Seconds of training left at this run's average speed (testing time not included)."""
-        rate = self.examples_per_second
-        if rate is None:
-            return None
-        return max(0.0, (self.run_examples_total - self.run_examples_done) / rate)
-
 
 class TrainingJob:
     """One background training thread at a time; the thread never calls any UI."""

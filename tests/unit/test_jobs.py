@@ -56,7 +56,7 @@ def test_start_trains_in_the_background_and_checkpoints_each_epoch(small_data, t
     assert snapshot.status == JobStatus.FINISHED and snapshot.error is None
     assert snapshot.epochs_done == 2 and snapshot.progress == 1.0
     assert snapshot.history.test_counter == [0, 512, 1024]  # the test before training included
-    assert snapshot.examples_per_second > 0 and snapshot.eta_seconds == 0
+    assert snapshot.examples_per_second > 0 and snapshot.run_examples_done == snapshot.run_examples_total
     model = session.model()
     assert model.epochs_done == 2 and model.history.test_losses == snapshot.history.test_losses
     on_disk = load_checkpoint(tmp_path / "checkpoint.pt")

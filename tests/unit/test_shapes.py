@@ -22,7 +22,6 @@ from mnist_core.network.shapes import (
     pytorch_output_shape,
     same_padding,
     same_padding_plan,
-    trace_chain,
 )
 from mnist_core.network.table import network_table
 from tests.tutorial_reference import TutorialNet
@@ -205,44 +204,29 @@ def test_conv_parameters_match_conv2d(in_channels, out_channels, f):
     assert params.biases == module.bias.numel()
 
 
-def test_chain_traces_shapes_and_parameters_like_pytorch():
+def test_layers_work_out_shapes_and_parameters_like_pytorch():
     layers = [ConvLayer(8, 3, padding=1), PoolLayer(2), ConvLayer(16, 3, stride=2), PoolLayer(3, stride=1, padding=1)]
-    trace = trace_chain(layers, (1, 28, 28))
-    assert trace.first_error is None
-    x = torch.zeros(1, 1, 28, 28)
-    in_channels = 1
-    for step in trace.layers:
-        module = step.layer.pytorch_module(in_channels)
+    shape = (1, 28, 28)
+    x = torch.zeros(1, *shape)
+    for layer in layers:
+        module = layer.pytorch_module(shape[0])
         x = module(x)
-        assert step.output_shape == tuple(x.shape[1:])
-        assert step.parameters == sum(t.numel() for t in module.parameters())
-        in_channels = x.shape[1]
-    assert trace.output_shape == tuple(x.shape[1:]) == (16, 6, 6)
+        assert layer.parameters(shape) == sum(t.numel() for t in module.parameters())
+        shape = layer.output_shape(shape)
+        assert shape == tuple(x.shape[1:])
+    assert shape == (16, 6, 6)
 
 
-def test_chain_marks_the_first_impossible_layer_and_skips_the_rest():
-    layers = [ConvLayer(4, 5), PoolLayer(2), PoolLayer(2), PoolLayer(2), ConvLayer(8, 5), PoolLayer(2)]
-    trace = trace_chain(layers, (1, 28, 28))  # 28 -> 24 -> 12 -> 6 -> 3, then kernel 5 on 3
-    assert trace.first_error == 4
-    assert trace.layers[3].output_shape == (4, 3, 3)
-    failed = trace.layers[4]
-    assert failed.input_shape == (4, 3, 3) and failed.output_shape is None
-    assert failed.error.rule == "kernel_too_large"
-    assert str(failed.error) == "kernel 5 is larger than the padded input 3."
-    assert not trace.layers[5].reached
-    assert trace.output_shape is None
+def test_an_impossible_layer_raises_and_pytorch_refuses_it_too():
+    with pytest.raises(ShapeError) as refused:
+        ConvLayer(8, 5).output_shape((4, 3, 3))
+    assert refused.value.rule == "kernel_too_large"
+    assert str(refused.value) == "kernel 5 is larger than the padded input 3."
     with pytest.raises(ValueError, match="PyTorch refuses"):
-        pytorch_output_shape(failed.layer, failed.input_shape)
-
-
-def test_chain_on_a_rectangular_input_checks_both_sides():
-    trace = trace_chain([ConvLayer(2, 5)], (3, 28, 4))
-    assert trace.first_error == 0
-    assert trace.layers[0].error.values["padded"] == 4
-
-
-def test_empty_chain_keeps_the_input():
-    assert trace_chain([], (1, 28, 28)).output_shape == (1, 28, 28)
+        pytorch_output_shape(ConvLayer(8, 5), (4, 3, 3))
+    with pytest.raises(ShapeError) as rectangular:  # both sides are checked: 28 fits, 4 does not
+        ConvLayer(2, 5).output_shape((3, 28, 4))
+    assert rectangular.value.values["padded"] == 4
 
 
 def test_pytorch_output_shape_agrees_with_the_chain():
