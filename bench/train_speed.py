@@ -1,4 +1,4 @@
-"""Seconds per epoch: the seed tutorial's loop against mnist_core's, in one process, on the same data.
+"""Seconds per epoch: the tutorial's loop against mnist_core's, in one process, on the same data.
 
 The reference is the tutorial's code path: torchvision.datasets.MNIST read from IDX files,
 a DataLoader (batch 64, shuffled, no workers) applying ToTensor and Normalize to each

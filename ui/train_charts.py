@@ -10,7 +10,7 @@ from mnist_core import History
 from mnist_core.training.history import downsample_min_max
 from ui.i18n import t
 
-TRAIN_COLOR = "#1f77b4"  # the seed's plot: blue train-loss line ...
+TRAIN_COLOR = "#1f77b4"  # the tutorial's plot: blue train-loss line ...
 TEST_COLOR = "#d62728"  # ... red test-loss dots
 COMPARE_COLORS = ("#1f77b4", "#ff7f0e")
 COMPARE_LEGEND_HEIGHT = 60  # pixels: the legend names every run's three series under the plots
@@ -28,7 +28,7 @@ PERCENT_DECIMALS = 0  # a confusion cell's percentage: whole percents fit a 28 p
 
 
 def _loss_traces(history: History, name: str, color: str, test_color: str) -> list[go.Scatter]:
-    """The seed's two series: train loss as a line (at most MAX_CURVE_POINTS, spikes kept), test loss as dots."""
+    """The tutorial's two series: train loss as a line (at most MAX_CURVE_POINTS, spikes kept), test loss as dots."""
     examples, losses = downsample_min_max(np.asarray(history.train_counter), np.asarray(history.train_losses),
                                           MAX_CURVE_POINTS)
     return [
@@ -74,7 +74,7 @@ def _loss_and_accuracy_axes(extra_annotations: list[dict] = ()) -> dict:
 
 
 def training_figure(history: History) -> go.Figure:
-    """The seed's result plot (train loss vs examples seen, test loss per epoch) beside test accuracy.
+    """The tutorial's result plot (train loss vs examples seen, test loss per epoch) beside test accuracy.
 
     Built as one layout dict rather than with make_subplots and update_* calls: those cost about
     20 ms of CPU per figure, which the live view pays twice a second beside a training job.

@@ -1,6 +1,6 @@
 """Output-size arithmetic for convolution and max pooling, as PyTorch computes it.
 
-The seed's formula o = floor((n + 2p - f) / s) + 1 is the dilation-1 case of
+The tutorial's formula o = floor((n + 2p - f) / s) + 1 is the dilation-1 case of
 o = floor((n + 2p - d(f - 1) - 1) / s) + 1.
 
 Every impossible layer raises ShapeError, a ValueError that names the rule it breaks

@@ -1,4 +1,4 @@
-"""The seed tutorial's hyperparameters as one typed, validated object."""
+"""The tutorial's hyperparameters as one typed, validated object."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Training and testing as a generator of events that a UI, the CLI and tests consume.
 
-The loop follows the seed tutorial: test once before training, then for each epoch train
+The loop follows the tutorial: test once before training, then for each epoch train
 on shuffled batches (recording the loss every ``log_interval`` batches) and test again.
 Each batch is one ``sgd_step``, the tutorial's five lines, on a slice of tensors already on the
 device; no per-sample transforms. An epoch a Stop interrupts stays partial until the next run
@@ -145,7 +145,7 @@ class BatchEvent:
     epoch: int  # 1-based epoch this batch belongs to
     batch_index: int  # 0-based, within the epoch
     batches_per_epoch: int
-    examples_seen: int  # before this batch, as the seed's train_counter
+    examples_seen: int  # before this batch, as the tutorial's train_counter
     loss: float
 
 
@@ -258,7 +258,7 @@ def train(
         raise ValueError(f"n_epochs must be at least 1, got {n_epochs}.")
     run = _start_run(state, data, n_epochs, should_stop, cpu_threads, cuda_graph)
     if not state.history.test_losses:
-        yield _test_event(state, run.data)  # the seed's test() before the first epoch
+        yield _test_event(state, run.data)  # the tutorial's test() before the first epoch
     elif state.examples_seen > 0:
         state.history.resume_points.append(state.examples_seen)
     run.last_good = _snapshot(state, state.shuffle_generator.get_state())
@@ -350,7 +350,7 @@ def _train_epoch(run: _Run, epoch: int) -> Generator[Event, None, bool]:
 
 
 def _end_epoch(run: _Run, epoch: int) -> TestEvent:
-    """Count the epoch done, keep the random stream's place, and test (the seed's test() after each epoch)."""
+    """Count the epoch done, keep the random stream's place, and test (the tutorial's test() after each epoch)."""
     state = run.state
     state.epochs_done = epoch
     state.torch_rng_state = run.dropout_stream.get_state()

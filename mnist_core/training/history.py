@@ -1,4 +1,4 @@
-"""A run's loss and accuracy history: the seed tutorial's four lists, plus accuracy, resume and stop points.
+"""A run's loss and accuracy history: the tutorial's four lists, plus accuracy, resume and stop points.
 
 The training thread appends to a ``History`` while pages read it every half second. Appending is O(1),
 and ``History.snapshot()`` is a frozen view that shares storage with the growing history instead of
@@ -188,7 +188,7 @@ def _checked_numbers(values: Iterable, whole: bool, name: str):
 
 @dataclass
 class History:
-    """The seed's four lists, plus accuracy, where continued runs began and where runs stopped mid-epoch.
+    """The tutorial's four lists, plus accuracy, where continued runs began and where runs stopped mid-epoch.
 
     Each field is a Column (appendable) or, in a snapshot, a ColumnView (frozen). Both read like lists:
     len, indexing, iteration, == with a list; ``to_numpy()`` gives an array.

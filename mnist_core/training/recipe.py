@@ -1,7 +1,7 @@
 """How a network is trained, beside TrainConfig: the optimizer, the learning-rate schedule and augmentation.
 
 TrainConfig keeps the step size (``learning_rate``: the constant rate, or the peak of a schedule) and SGD's
-``momentum``; a Recipe says what uses them. The defaults are the seed tutorial's: plain SGD with momentum,
+``momentum``; a Recipe says what uses them. The defaults are the tutorial's: plain SGD with momentum,
 no weight decay, a constant rate and no augmentation.
 
 Schedules are planned over ONE run's steps (``total_steps`` = epochs x batches per epoch of that run). A

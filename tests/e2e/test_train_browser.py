@@ -119,7 +119,7 @@ def test_train_watch_continue_and_reload(page, app_url):
 
 @pytest.mark.parametrize("while_training", [False, True], ids=["idle", "while-training"])
 def test_settings_survive_a_visit_to_another_page(page, app_url, while_training):
-    """app.py keeps the training fields (ui.navigation.KEPT_WIDGETS); AppTest's switch_page skips app.py.
+    """The training fields keep their values with persist_state="session"; AppTest's switch_page skips app.py.
 
     While a job runs, the sidebar's status fragment reruns every 2 s on the other page: those runs
     must not cost the fields either.

@@ -1,4 +1,4 @@
-"""TrainConfig: the seed's defaults, and out-of-range values refused with a readable reason."""
+"""TrainConfig: the tutorial's defaults, and out-of-range values refused with a readable reason."""
 
 from __future__ import annotations
 

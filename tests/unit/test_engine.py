@@ -1,4 +1,4 @@
-"""The training generator: the seed's event sequence and counters, stopping, divergence, resuming."""
+"""The training generator: the tutorial's event sequence and counters, stopping, divergence, resuming."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def test_event_sequence_and_counters_follow_the_seed(small):
         item for epoch in (1, 2)
         for item in [("BatchEvent", epoch, b) for b in (0, 3, 6, 9)] + [("TestEvent", epoch, None)]
     ]
-    # The seed's formulas: train_counter = batch_idx*64 + (epoch-1)*len(dataset); test_counter = i*len(dataset).
+    # The tutorial's formulas: train_counter = batch_idx*64 + (epoch-1)*len(dataset); test_counter = i*len(dataset).
     batch_events = [e for e in events if isinstance(e, BatchEvent)]
     assert [e.examples_seen for e in batch_events] == [
         b * 64 + (epoch - 1) * n_train for epoch in (1, 2) for b in (0, 3, 6, 9)
