@@ -39,6 +39,18 @@ class Pending:
     accuracy: float | None
     name: str = ""  # the uploaded file's name; "" for an epoch of this run
     state: TrainingState | None = None  # the upload, read and checked; None for an epoch (read on Replace)
+    examples_into_epoch: int = 0  # trained past ``epoch`` epochs: the model was stopped inside the next one
+
+
+def checkpoint_file_name(epochs: int, examples_into_epoch: int) -> str:
+    """mnist_cnn_epoch3.pt; mnist_cnn_epoch3_plus640.pt for a model stopped 640 examples into epoch 4."""
+    partial = f"_plus{examples_into_epoch}" if examples_into_epoch else ""
+    return f"mnist_cnn_epoch{epochs}{partial}.pt"
+
+
+def partial_values(epochs: int, examples_into_epoch: int) -> dict:
+    """The values every partial text takes, worded as the sidebar words a model stopped inside an epoch."""
+    return {"epochs": epochs, "epoch": epochs + 1, "examples": f"{examples_into_epoch:,}"}
 
 
 def percent(accuracy: float | None) -> str:
@@ -75,17 +87,23 @@ def saved_epochs_view(session: TrainingSession, snapshot: JobSnapshot) -> None:
     else:
         st.caption(t("train.no_model_yet"))
     if saved:
+        epochs = [entry.epoch for entry in saved]
+        if any(entry.examples_into_epoch for entry in saved):  # one type per column, or Arrow refuses the table
+            epochs = [t("train.checkpoint_partial_entry", **partial_values(entry.epoch, entry.examples_into_epoch))
+                      if entry.examples_into_epoch else str(entry.epoch) for entry in saved]
         st.dataframe(pd.DataFrame({
-            t("train.checkpoint_col_epoch"): [entry.epoch for entry in saved],
+            t("train.checkpoint_col_epoch"): epochs,
             t("train.checkpoint_col_accuracy"): [percent(entry.test_accuracy) for entry in saved],
             t("train.checkpoint_col_examples"): [f"{entry.examples_seen:,}" for entry in saved],
             t("train.checkpoint_col_from"): [entry.source or t("train.checkpoint_trained_here") for entry in saved],
         }), hide_index=True)
 
 
-def option_label(epoch: int, accuracy: float | None) -> str:
-    """"3 · 81.2%": no words, so the picker's choice survives a language switch (its state is this text)."""
-    return f"{epoch} · {percent(accuracy)}"
+def option_label(entry: EpochCheckpoint) -> str:
+    """"3 · 81.2%", "3 + 640 · 81.2%" for a file stopped 640 examples into epoch 4: no words, so the picker's
+    choice survives a language switch (its state is this text)."""
+    partial = f" + {entry.examples_into_epoch:,}" if entry.examples_into_epoch else ""
+    return f"{entry.epoch}{partial} · {percent(entry.test_accuracy)}"
 
 
 def is_current(entry: EpochCheckpoint, model: TrainingState | None) -> bool:
@@ -103,19 +121,22 @@ def epoch_actions(model: TrainingState | None, snapshot: JobSnapshot) -> None:
         st.session_state.pop(PICK_KEY, None)
     pick, download, load = st.columns([2, 2, 2], vertical_alignment="bottom")
     epoch = pick.selectbox(t("train.checkpoint_pick"), list(saved), index=len(saved) - 1, key=PICK_KEY,
-                           format_func=lambda n: option_label(n, saved[n].test_accuracy))
+                           format_func=lambda n: option_label(saved[n]))
     entry = saved[epoch]
+    partial = partial_values(epoch, entry.examples_into_epoch) if entry.examples_into_epoch else None
     try:
         data = entry.path.read_bytes()
     except OSError as exc:  # deleted under us (another tab started a new run): say so, offer nothing
         st.error(f"**{t('train.checkpoint_file_gone')}** {exc.strerror or exc}")
         return
-    download.download_button(t("train.checkpoint_download_epoch", epoch=epoch), data=data,
-                             file_name=f"mnist_cnn_epoch{epoch}.pt", mime="application/octet-stream",
-                             key="train_checkpoint_download_epoch")
-    if load.button(t("train.checkpoint_load_epoch", epoch=epoch), disabled=is_current(entry, model),
-                   key="train_checkpoint_load_epoch"):
-        st.session_state[PENDING_KEY] = Pending(epoch, entry.test_accuracy)
+    download_label = (t("train.checkpoint_download_partial", **partial) if partial
+                      else t("train.checkpoint_download_epoch", epoch=epoch))
+    download.download_button(download_label, data=data, file_name=checkpoint_file_name(epoch, entry.examples_into_epoch),
+                             mime="application/octet-stream", key="train_checkpoint_download_epoch")
+    load_label = t("train.checkpoint_load_partial", **partial) if partial else t("train.checkpoint_load_epoch", epoch=epoch)
+    if load.button(load_label, disabled=is_current(entry, model), key="train_checkpoint_load_epoch"):
+        st.session_state[PENDING_KEY] = Pending(epoch, entry.test_accuracy,
+                                                examples_into_epoch=entry.examples_into_epoch)
         st.rerun()
 
 
@@ -123,16 +144,22 @@ def describe_current(model: TrainingState) -> str:
     network = t(f"lab.preset_{preset_name(model.spec)}")
     accuracy = percent(last_accuracy(model))
     if model.examples_into_epoch:  # stopped inside an epoch: named as the sidebar names it
-        return t("train.checkpoint_model_partial", epochs=model.epochs_done, epoch=model.epochs_done + 1,
-                 examples=f"{model.examples_into_epoch:,}", accuracy=accuracy, network=network)
+        return t("train.checkpoint_model_partial", **partial_values(model.epochs_done, model.examples_into_epoch),
+                 accuracy=accuracy, network=network)
     return t("train.checkpoint_model", epoch=model.epochs_done, accuracy=accuracy, network=network)
 
 
 def describe_pending(pending: Pending) -> str:
+    """The model that would come in, partial if it was stopped inside an epoch (as describe_current says)."""
+    accuracy = percent(pending.accuracy)
+    if pending.examples_into_epoch:
+        partial = partial_values(pending.epoch, pending.examples_into_epoch)
+        if pending.state is None:
+            return t("train.checkpoint_model_of_run_partial", **partial, accuracy=accuracy)
+        return t("train.checkpoint_model_from_file_partial", **partial, accuracy=accuracy, name=pending.name)
     if pending.state is None:
-        return t("train.checkpoint_model_of_run", epoch=pending.epoch, accuracy=percent(pending.accuracy))
-    return t("train.checkpoint_model_from_file", epoch=pending.epoch, accuracy=percent(pending.accuracy),
-             name=pending.name)
+        return t("train.checkpoint_model_of_run", epoch=pending.epoch, accuracy=accuracy)
+    return t("train.checkpoint_model_from_file", epoch=pending.epoch, accuracy=accuracy, name=pending.name)
 
 
 def replace_with(session: TrainingSession, pending: Pending) -> None:
@@ -140,7 +167,8 @@ def replace_with(session: TrainingSession, pending: Pending) -> None:
     try:
         if pending.state is None:
             session.load_epoch(pending.epoch)
-            message = ("train.checkpoint_loaded_epoch", {"epoch": pending.epoch})
+            message = (("train.checkpoint_loaded_partial", partial_values(pending.epoch, pending.examples_into_epoch))
+                       if pending.examples_into_epoch else ("train.checkpoint_loaded_epoch", {"epoch": pending.epoch}))
         else:
             session.adopt_checkpoint(pending.state, name=pending.name)
             message = ("train.upload_ok", {"name": pending.name})
@@ -157,13 +185,17 @@ def confirm_replacement(session: TrainingSession, model: TrainingState | None, s
     pending = st.session_state.get(PENDING_KEY)
     if pending is None:
         return
-    if model is None:  # nothing to lose (e.g. the session was forgotten meanwhile): no question needed
+    if model is None and not snapshot.active:  # nothing to lose (e.g. the session was forgotten): no question needed
         del st.session_state[PENDING_KEY]
         replace_with(session, pending)
         st.rerun()
-    note = "train.checkpoint_replace_note_upload" if pending.state is not None else "train.checkpoint_replace_note_epoch"
-    st.warning(t("train.checkpoint_replace_question", current=describe_current(model), new=describe_pending(pending))
-               + " " + t(note))
+    if model is None:  # a first run trains its first epoch: nothing to replace yet, Replace comes when it ends
+        st.warning(t("train.checkpoint_upload_waits", new=describe_pending(pending)))
+    else:
+        note = ("train.checkpoint_replace_note_upload" if pending.state is not None
+                else "train.checkpoint_replace_note_epoch")
+        st.warning(t("train.checkpoint_replace_question", current=describe_current(model),
+                     new=describe_pending(pending)) + " " + t(note))
     replace, keep, _ = st.columns([1, 1, 3])
     if replace.button(t("train.checkpoint_replace"), type="primary", disabled=snapshot.active,
                       key="train_checkpoint_replace"):
@@ -188,15 +220,16 @@ def continue_and_download(session: TrainingSession, model: TrainingState, snapsh
     st.caption(t("train.continue_settings", lr=f"{own.learning_rate:g}", momentum=f"{own.momentum:g}",
                  batch=own.batch_size_train))
     st.download_button(t("train.download"), data=per_model(DOWNLOAD_KEY, model, checkpoint_bytes),
-                       file_name=f"mnist_cnn_epoch{model.epochs_done}.pt", mime="application/octet-stream",
+                       file_name=checkpoint_file_name(model.epochs_done, model.examples_into_epoch),
+                       mime="application/octet-stream",
                        help=t("train.download_help"))
 
 
 def read_upload(session: TrainingSession):
-    """The checked checkpoint, or why it cannot be used; nothing changes here."""
-    def read(upload) -> TrainingState | ValueError:
-        if session.job.active:
-            return JobBusyError("busy")
+    """The checked checkpoint, or why it cannot be used; nothing changes here. Reading needs no idle job (only
+    Replace does, and waits for one), so a file dropped in while training is not refused for good: read_once
+    keeps this result for as long as the file stays in the uploader."""
+    def read(upload) -> TrainingState | CheckpointError:
         try:
             return session.read_checkpoint(upload.getvalue())
         except CheckpointError as exc:
@@ -211,13 +244,11 @@ def upload_checkpoint(session: TrainingSession, model: TrainingState | None) -> 
     if read is None:
         return
     result = read.result
-    if isinstance(result, JobBusyError):  # worded when drawn, so a language switch translates it
-        st.error(f"**{t('train.upload_failed')}** {t('train.checkpoint_busy')}")
-    elif isinstance(result, CheckpointError):
+    if isinstance(result, CheckpointError):
         st.error(f"**{t('train.upload_failed')}** {result}")
     elif read.fresh:
-        pending = Pending(result.epochs_done, last_accuracy(result), upload.name, result)
-        if model is None:  # nothing trained to lose
+        pending = Pending(result.epochs_done, last_accuracy(result), upload.name, result, result.examples_into_epoch)
+        if model is None and not session.job.active:  # nothing trained to lose
             replace_with(session, pending)
         else:
             st.session_state[PENDING_KEY] = pending

@@ -19,13 +19,20 @@ PARTIAL = BATCHES_INTO_EPOCH_2 * 64
 
 
 @pytest.fixture(scope="module")
-def stopped_token(embedded_data) -> str:
-    """A session whose model did epoch 1 and was stopped 640 examples into epoch 2, as after a reload of that tab."""
+def stopped_state(embedded_data):
+    """A model that did epoch 1 and was stopped 640 examples into epoch 2."""
     state = new_training_state(TrainConfig(n_epochs=2, device="cpu"))
     polls = []
     per_epoch = -(-embedded_data.n_train // 64)
     list(train(state, embedded_data, should_stop=lambda: polls.append(1) or len(polls) > per_epoch + BATCHES_INTO_EPOCH_2))
     assert (state.epochs_done, state.examples_into_epoch) == (1, PARTIAL)
+    return state
+
+
+@pytest.fixture
+def stopped_token(stopped_state) -> str:
+    """A session (its own for each test) with the stopped model, as after a reload of that tab."""
+    state = stopped_state
     token = secrets.token_hex(16)
     save_checkpoint(state, checkpoint_path(token))
     return token
@@ -62,3 +69,38 @@ def test_a_stop_mid_epoch_is_labelled_partial_and_continue_finishes_that_epoch(s
     sidebar = " ".join(caption.value for caption in app.sidebar.caption)
     assert EN["app.model_trained"].split("{")[0] + "2," in sidebar
     assert EN["train.chart_stopped"].format(epoch=2) not in live_chart(app)
+
+
+@pytest.fixture
+def download_names(monkeypatch) -> dict:
+    """Each download button's file name, by the media URL its proto carries."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    names = {}
+    add = MediaFileManager.add
+
+    def keep(manager, data, mimetype, coordinates, file_name=None, is_for_static_download=False):
+        url = add(manager, data, mimetype, coordinates, file_name, is_for_static_download)
+        names[url] = file_name
+        return url
+
+    monkeypatch.setattr(MediaFileManager, "add", keep)
+    return names
+
+
+def test_the_saved_checkpoint_of_a_stopped_model_is_labelled_partial_too(stopped_token, download_names):
+    """The reloaded session lists its stopped model as its run's first checkpoint: the list, the picker, the
+    buttons and the file name say partial, not "epoch 1"."""
+    app = open_page("pages/train.py", token=stopped_token)
+    partial = {"epochs": 1, "epoch": 2, "examples": f"{PARTIAL:,}"}
+    table = next(frame.value for frame in app.dataframe if EN["train.checkpoint_col_from"] in frame.value.columns)
+    assert list(table[EN["train.checkpoint_col_epoch"]]) == [EN["train.checkpoint_partial_entry"].format(**partial)]
+    picker = app.selectbox(key="train_checkpoint_epoch")
+    assert [option.split(" · ")[0] for option in picker.options] == [f"1 + {PARTIAL:,}"]
+    epoch_download = app.download_button(key="train_checkpoint_download_epoch")
+    assert epoch_download.label == EN["train.checkpoint_download_partial"].format(**partial)
+    assert app.button(key="train_checkpoint_load_epoch").label == EN["train.checkpoint_load_partial"].format(**partial)
+    model_download = next(button for button in app.get("download_button") if button.proto.label == EN["train.download"])
+    names = [download_names[button.proto.url] for button in (epoch_download, model_download)]
+    assert names == [f"mnist_cnn_epoch1_plus{PARTIAL}.pt"] * 2  # the saved entry and the current model: one state
+    assert not app.exception

@@ -579,3 +579,65 @@ def test_the_question_names_a_model_stopped_inside_an_epoch_as_partial(trained_s
     assert app.warning[0].value.startswith(EN["train.checkpoint_replace_question"].format(
         current=current, new=EN["train.checkpoint_model_from_file"].format(epoch=1, accuracy="81.2%", name="older.pt")))
     assert app.session_state[SESSION_KEY].model().examples_into_epoch == 640  # not replaced before Replace
+
+
+def stopped_checkpoint(trained_state) -> bytes:
+    """trained_state stopped 640 examples into epoch 4."""
+    state = load_checkpoint(checkpoint_bytes(trained_state))
+    state.examples_seen += 640
+    state.history.stop_points.append(state.examples_seen)
+    return checkpoint_bytes(state)
+
+
+def test_a_file_or_saved_epoch_stopped_inside_an_epoch_is_named_partial_in_the_question(trained_state, embedded_data):
+    app = open_train_page()
+    session = app.session_state[SESSION_KEY]
+    session.load_checkpoint(older_checkpoint(trained_state), name="older.pt")
+    app.run()
+    accuracy = f"{trained_state.history.test_accuracy[-1]:.1%}"
+    partial = {"epochs": 3, "epoch": 4, "examples": "640", "accuracy": accuracy}
+    app.file_uploader(key="train_upload").set_value(
+        ("stopped.pt", stopped_checkpoint(trained_state), "application/octet-stream")).run()
+    current = EN["train.checkpoint_model"].format(epoch=1, accuracy="81.2%", network=EN["lab.preset_tutorial"])
+    new = EN["train.checkpoint_model_from_file_partial"].format(name="stopped.pt", **partial)
+    assert [w.value for w in app.warning] == [EN["train.checkpoint_replace_question"].format(current=current, new=new)
+                                              + " " + EN["train.checkpoint_replace_note_upload"]]
+    app.button(key="train_checkpoint_replace").click().run()
+    assert session.model().examples_into_epoch == 640
+
+    assert session.continue_training(1, embedded_data)  # finishes epoch 4: the list has 3 + 640, then 4
+    assert session.job.join(TRAIN_WAIT_S)
+    app.run()
+    app.selectbox(key="train_checkpoint_epoch").set_value(3).run()
+    app.button(key="train_checkpoint_load_epoch").click().run()
+    new = EN["train.checkpoint_model_of_run_partial"].format(**partial)
+    assert new in app.warning[0].value
+    app.button(key="train_checkpoint_replace").click().run()
+    assert EN["train.checkpoint_loaded_partial"].format(**partial) in [s.value for s in app.success]
+    assert session.model().examples_into_epoch == 640 and not app.exception
+
+
+def test_a_file_dropped_in_while_training_can_be_loaded_once_the_training_ends(server_with_one_busy_slot,
+                                                                               trained_state):
+    """Reading a file needs no idle job: only Replace does. The file is not refused for good while training."""
+    server_with_one_busy_slot(max_waiting=1)  # the first run waits for the slot: training, and no model yet
+    app = open_train_page()
+    app.number_input(key="train_n_epochs").set_value(1).run()
+    app.button(key="train_start").click().run()
+    session = app.session_state[SESSION_KEY]
+    assert session.job.active and session.model() is None
+    app.file_uploader(key="train_upload").set_value(
+        ("three.pt", checkpoint_bytes(trained_state), "application/octet-stream")).run()
+    assert not app.error, [e.value for e in app.error]
+    new = EN["train.checkpoint_model_from_file"].format(epoch=3, accuracy=f"{trained_state.history.test_accuracy[-1]:.1%}",
+                                                        name="three.pt")
+    assert [w.value for w in app.warning] == [EN["train.checkpoint_upload_waits"].format(new=new)]
+    assert app.button(key="train_checkpoint_replace").disabled and session.model() is None
+
+    app.button(key="train_stop").click().run()
+    assert session.job.join(TRAIN_WAIT_S)
+    app.run()  # nothing trained to lose: the waiting file is loaded without a question
+    assert not app.error, [e.value for e in app.error]
+    assert session.model().epochs_done == 3
+    assert [s.value for s in app.success] == [EN["train.upload_ok"].format(name="three.pt")]
+    assert not app.exception
