@@ -157,6 +157,8 @@ def test_live_view_screenshot_while_training(page, app_url):
     SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
     # save_screenshot waits for an idle app, which never comes while the fragment polls: a tall window instead.
     page.set_viewport_size({"width": 1280, "height": 1900})
+    # Two polls after the resize: the table's canvas repaints at the new size, and the speed has two readings.
+    page.wait_for_timeout(2500)
     page.screenshot(path=str(SCREENSHOTS_DIR / "train_live.png"))
     press(page, "train_stop", then=page.get_by_text(EN["train.stopped"].split("{")[0], exact=False))
     assert_no_exception(page)
