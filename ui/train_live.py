@@ -10,34 +10,24 @@ import streamlit as st
 from mnist_core import TrainConfig, get_preset
 from mnist_core.runtime import JobSnapshot, JobStatus, TrainingSession, default_limiter
 from mnist_core.runtime.progress import (FULL_MNIST_TRAIN, TUTORIAL_FULL_MNIST_ACCURACY, epochs_for_steps,
-                                         eta_seconds, sgd_steps, smoothed_rate)
+                                         eta_seconds, sgd_steps)
 from mnist_core.training.config import MAX_EPOCHS
 from ui import train_charts
 from ui.i18n import t
 from ui.job_watch import JobView
 from ui.session import server_busy_message
 
-RATE_KEY = "train_rate_estimate"  # (the run it measures, its RateEstimate), kept between polls
 GUESSING_ACCURACY = 0.1  # ten digits, about equally common in the test split (892 to 1,135 each)
 # Percentage points below the tutorial's full-MNIST accuracy that call for an explanation: the leaky preset's
 # 88-90% on the embedded digits is close enough to say nothing, the tutorial's 77% is not.
 FAR_BELOW_POINTS = 10.0
 
 
-def smoothed_speed(snapshot: JobSnapshot) -> float | None:
-    """Examples per second, smoothed over this run's polls (ETA and speed metric agree with each other)."""
-    run = (snapshot.target_epochs, snapshot.run_examples_total)
-    kept_run, kept = st.session_state.get(RATE_KEY, (None, None))
-    estimate = smoothed_rate(kept if kept_run == run else None, snapshot.run_examples_done, snapshot.elapsed_seconds)
-    st.session_state[RATE_KEY] = (run, estimate)
-    return estimate.rate
-
-
 def progress_line(snapshot: JobSnapshot) -> None:
     """One bar beside the Train button while a job is active, so progress shows without scrolling."""
     if not snapshot.active:
         return
-    eta = eta_seconds(snapshot.run_examples_total - snapshot.run_examples_done, smoothed_speed(snapshot))
+    eta = eta_seconds(snapshot.run_examples_total - snapshot.run_examples_done, snapshot.speed)
     st.progress(snapshot.progress, text=t(
         "train.progress", epoch=snapshot.epoch, epochs=snapshot.target_epochs, done=snapshot.run_examples_done,
         total=snapshot.run_examples_total, percent=f"{100 * snapshot.progress:.0f}",
@@ -142,7 +132,7 @@ def live_panel(snapshot: JobSnapshot, model) -> None:
     columns = st.columns(3)
     columns[0].metric(t("train.metric_accuracy"), f"{100 * history.test_accuracy[-1]:.2f}%")
     if snapshot.active:  # this run's count, as in the progress line: the same snapshot, the same number
-        rate = smoothed_speed(snapshot)
+        rate = snapshot.speed  # the same smoothed speed as the time left in the progress line
         columns[1].metric(t("train.metric_speed"), "—" if rate is None else f"{rate:,.0f}")
         columns[2].metric(t("train.metric_run_examples"), f"{snapshot.run_examples_done:,}")
     else:

@@ -39,6 +39,7 @@ from .epoch_checkpoints import (
     save_epoch_checkpoint,
 )
 from .limiter import ServerBusyError, SlotLimiter, SlotTicket, default_limiter
+from .progress import RateEstimate, smoothed_rate
 
 
 class JobStatus(StrEnum):
@@ -99,6 +100,7 @@ class JobSnapshot:
     run_examples_done: int = 0  # examples trained in this run
     run_examples_total: int = 0  # examples this run will train
     elapsed_seconds: float = 0.0  # training time of this run, slot wait excluded
+    speed: float | None = None  # examples per second, smoothed over this run's events (runtime.progress); None at first
     stop_requested: bool = False
     queue_position: int = 0  # 1-based place among the jobs waiting for a slot; 0 when not waiting
     error: str | None = None  # learner-facing message when DIVERGED, FAILED or BUSY
@@ -276,14 +278,18 @@ class TrainingJob:
                 with self._lock:
                     self._update(status=JobStatus.RUNNING)
                 started = time.perf_counter()
+                rate: RateEstimate | None = None  # measured at every event, on the job's own clock
                 threads = self._limiter.threads_per_job if state.device.type == "cpu" else None
                 for event in train(state, data, n_epochs, should_stop=self._stop.is_set, cpu_threads=threads):
                     elapsed = time.perf_counter() - started
+                    done = state.examples_seen - examples_at_start
+                    rate = smoothed_rate(rate, done, elapsed)
                     progress = {
                         "history": state.history.snapshot(),  # O(1): a frozen view, not a copy per logged batch
                         "epochs_done": state.epochs_done,
-                        "run_examples_done": state.examples_seen - examples_at_start,
+                        "run_examples_done": done,
                         "elapsed_seconds": elapsed,
+                        "speed": rate.rate,
                     }
                     if isinstance(event, BatchEvent):
                         with self._lock:

@@ -4,10 +4,10 @@
     estimate = smoothed_rate(None, examples=640, seconds=1.0)         # a start; then every new (examples, seconds)
     eta_seconds(12_000 - estimate.examples, estimate.rate)
 
-The speed is an exponential moving average over the job's own clock, not over the times a page happens to
-look: a test pass between epochs or one slow batch moves it a little, a lasting change (another learner's job
-starts) shows within a few half-lives. The raw average since the start jumped a learner's estimate from 15 s
-to 33 s within one run.
+The job measures the speed at every event of its run (runtime.job), so every tab of a session shows the same
+one: an exponential moving average over the job's own clock, not over the times a page happens to look. A test
+pass between epochs or one slow batch moves it a little; a lasting change (another learner's job starts) shows
+within a few half-lives.
 """
 
 from __future__ import annotations

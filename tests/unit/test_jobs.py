@@ -565,3 +565,12 @@ def test_continue_after_a_stop_mid_epoch_finishes_that_epoch(small_data, tmp_pat
     assert snapshot.run_examples_done == snapshot.run_examples_total == 512 - 3 * 64 and snapshot.progress == 1.0
     assert snapshot.history.test_counter == [0, 512, 1024] and snapshot.history.partial_epoch() is None
     assert (session.model().epochs_done, session.model().examples_seen) == (2, 1024)
+
+
+def test_the_snapshot_carries_the_runs_smoothed_speed(small_data, tmp_path):
+    """Measured by the job at every event of the run, so every tab that looks sees the same speed."""
+    session = TrainingSession(tmp_path / "checkpoint.pt", SlotLimiter(1))
+    assert session.snapshot().speed is None  # nothing trained yet
+    assert session.start_new(config(n_epochs=1, log_interval=1), small_data)
+    snapshot = finish(session)
+    assert snapshot.speed is not None and snapshot.speed > 0
