@@ -20,7 +20,7 @@ from ui.dataset_charts import (
     draw_sample_grid,
     thumbnails,
 )
-from ui.i18n import t
+from ui.i18n import percent, t
 from ui.navigation import ensure_router
 from ui.session import per_model, session_model
 
@@ -104,9 +104,8 @@ def verdicts(samples: Samples) -> list[Verdict] | None:
     model = per_model(SESSION_MODEL_KEY, trained, inference_model)  # a copy that training elsewhere cannot change
     predicted = predict(model, samples.images[samples.picked].cpu()).argmax(dim=1).tolist()
     found = [Verdict(guess, guess == label) for guess, label in zip(predicted, samples.labels)]
-    accuracy = trained.history.test_accuracy[-1] if trained.history.test_accuracy else None
     st.caption(t("dataset.predictions_note", epochs=trained.epochs_done,
-                 accuracy="—" if accuracy is None else f"{accuracy:.1%}",
+                 accuracy=percent(trained.history.last_test_accuracy),
                  right=sum(verdict.right for verdict in found), shown=len(found)))
     return found
 

@@ -15,7 +15,7 @@ import streamlit as st
 from mnist_core import CheckpointError, TrainingState, checkpoint_bytes, config_errors
 from mnist_core.checkpoint import MAX_CHECKPOINT_BYTES
 from mnist_core.runtime import EpochCheckpoint, JobBusyError, JobSnapshot, MissingEpochError, TrainingSession
-from ui.i18n import t
+from ui.i18n import percent, t
 from ui.job_watch import JobView
 from ui.net_editor import preset_name
 from ui.session import per_model
@@ -51,15 +51,6 @@ def checkpoint_file_name(epochs: int, examples_into_epoch: int) -> str:
 def partial_values(epochs: int, examples_into_epoch: int) -> dict:
     """The values every partial text takes, worded as the sidebar words a model stopped inside an epoch."""
     return {"epochs": epochs, "epoch": epochs + 1, "examples": f"{examples_into_epoch:,}"}
-
-
-def percent(accuracy: float | None) -> str:
-    return "—" if accuracy is None else f"{accuracy:.1%}"
-
-
-def last_accuracy(state: TrainingState) -> float | None:
-    accuracies = state.history.test_accuracy
-    return float(accuracies[-1]) if len(accuracies) else None
 
 
 def epoch_ranges(epochs: list[int]) -> str:
@@ -142,7 +133,7 @@ def epoch_actions(model: TrainingState | None, snapshot: JobSnapshot) -> None:
 
 def describe_current(model: TrainingState) -> str:
     network = t(f"lab.preset_{preset_name(model.spec)}")
-    accuracy = percent(last_accuracy(model))
+    accuracy = percent(model.history.last_test_accuracy)
     if model.examples_into_epoch:  # stopped inside an epoch: named as the sidebar names it
         return t("train.checkpoint_model_partial", **partial_values(model.epochs_done, model.examples_into_epoch),
                  accuracy=accuracy, network=network)
@@ -247,7 +238,7 @@ def upload_checkpoint(session: TrainingSession, model: TrainingState | None) -> 
     if isinstance(result, CheckpointError):
         st.error(f"**{t('train.upload_failed')}** {result}")
     elif read.fresh:
-        pending = Pending(result.epochs_done, last_accuracy(result), upload.name, result, result.examples_into_epoch)
+        pending = Pending(result.epochs_done, result.history.last_test_accuracy, upload.name, result, result.examples_into_epoch)
         if model is None and not session.job.active:  # nothing trained to lose
             replace_with(session, pending)
         else:

@@ -9,7 +9,7 @@ import streamlit as st
 from mnist_core import CheckpointError
 from mnist_core.checkpoint import CHECKPOINT_SUFFIX, DEFAULT_CHECKPOINT_DIR, MAX_CHECKPOINT_BYTES
 from mnist_core.inference import inference_model, load_inference_model
-from ui.i18n import t
+from ui.i18n import percent, t
 from ui.session import per_model
 from ui.uploads import read_once
 
@@ -62,9 +62,8 @@ def option_labels(options: list[str], trained) -> dict[str, str]:
     """Each choice worded now: the box's format_func is also called outside the script run, where t() cannot."""
     def label(option: str) -> str:
         if option == SOURCE_SESSION:
-            accuracy = trained.history.test_accuracy[-1] if trained.history.test_accuracy else None
             return t("draw.source_session", epochs=trained.epochs_done,
-                     accuracy="—" if accuracy is None else f"{accuracy:.1%}")
+                     accuracy=percent(trained.history.last_test_accuracy))
         if option == SOURCE_UPLOAD:
             return t("draw.source_upload")
         return t("draw.source_file", name=option.removeprefix(FILE_PREFIX), folder=DEFAULT_CHECKPOINT_DIR)

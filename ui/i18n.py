@@ -83,3 +83,8 @@ def t(key: str, **values) -> str:
     if text is None:
         text = strings(DEFAULT_LANGUAGE)[key]  # a missing key is a bug the parity test catches
     return text.format(**values) if values else text
+
+
+def percent(fraction: float | None) -> str:
+    """An accuracy as the pages write it, "81.2%"; "—" before any test."""
+    return "—" if fraction is None else f"{fraction:.1%}"

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from ui.i18n import t
+from ui.i18n import percent, t
 from ui.navigation import PAGE_WATCHES_KEY  # the sidebar then draws no second watcher
 from ui.session import get_session, keep_alive_seconds, summary_of
 
@@ -42,7 +42,7 @@ class JobView:
 def model_status(session: TrainingSession, snapshot: JobSnapshot) -> None:
     """The sidebar's one line about this session's model, from the snapshot every other view uses."""
     summary = summary_of(session, snapshot)
-    accuracy = f"{summary.accuracy:.1%}" if summary.accuracy is not None else "—"
+    accuracy = percent(summary.accuracy)
     if summary.partial_examples:  # stopped inside an epoch: say so, and what was trained of it
         st.caption(t("app.model_trained_partial", epochs=summary.epochs_done, epoch=summary.epochs_done + 1,
                      examples=f"{summary.partial_examples:,}", accuracy=accuracy))

@@ -124,16 +124,12 @@ def get_session() -> TrainingSession:
 def summary_of(session: TrainingSession, snapshot: JobSnapshot) -> ModelSummary:
     """What the sidebar says about the model, read from snapshot while it trains (the page's views read the same)."""
     if snapshot.active:
-        return ModelSummary(ModelStatus.TRAINING, snapshot.epochs_done, _last_accuracy(snapshot.history.test_accuracy))
+        return ModelSummary(ModelStatus.TRAINING, snapshot.epochs_done, snapshot.history.last_test_accuracy)
     model = session.model()
     if model is None:
         return ModelSummary(ModelStatus.NONE)
-    return ModelSummary(ModelStatus.TRAINED, model.epochs_done, _last_accuracy(model.history.test_accuracy),
+    return ModelSummary(ModelStatus.TRAINED, model.epochs_done, model.history.last_test_accuracy,
                         model.examples_into_epoch)
-
-
-def _last_accuracy(accuracies: list[float]) -> float | None:
-    return accuracies[-1] if accuracies else None
 
 
 def session_model() -> TrainingState | None:

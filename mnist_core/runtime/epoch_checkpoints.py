@@ -65,9 +65,8 @@ def epoch_checkpoint_path(checkpoint_path: str | os.PathLike, epoch: int) -> Pat
 def save_epoch_checkpoint(state: TrainingState, checkpoint_path: str | os.PathLike, source: str = "") -> EpochCheckpoint:
     """Write ``state`` to its epoch's file (atomically) and describe it; OSError if the write fails."""
     path = save_checkpoint(state, epoch_checkpoint_path(checkpoint_path, state.epochs_done))
-    accuracies = state.history.test_accuracy
     return EpochCheckpoint(epoch=state.epochs_done, examples_seen=state.examples_seen,
-                           test_accuracy=float(accuracies[-1]) if len(accuracies) else None,
+                           test_accuracy=state.history.last_test_accuracy,
                            path=path, size_bytes=path.stat().st_size, source=source,
                            examples_into_epoch=state.examples_into_epoch)
 

@@ -227,6 +227,11 @@ class History:
         """An independent, appendable copy (O(n)): for a state another thread will train or save."""
         return History(**{name: getattr(self, name).copy() for name in self.column_names()})
 
+    @property
+    def last_test_accuracy(self) -> float | None:
+        """The latest test's fraction correct, 0-1; None before any test."""
+        return float(self.test_accuracy[-1]) if len(self.test_accuracy) else None
+
     def partial_epoch(self) -> tuple[int, int] | None:
         """(epoch, examples trained in it) for an epoch a run stopped inside and no test has closed since;
         None when the last epoch ran to its end. Epochs are counted by their tests (the test before training
